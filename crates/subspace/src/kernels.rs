@@ -1,0 +1,164 @@
+//! Dense stages shared by plugins: orthonormalization and operation counts.
+//!
+//! Kernel signature, house style: outputs first (`MatMut`), then inputs
+//! (`MatRef`), then `par`. Workspaces are made once per call, outside any
+//! loop, and reused.
+
+use faer::dyn_stack::{MemBuffer, MemStack, StackReq};
+use faer::linalg::{householder, lu, qr};
+use faer::reborrow::{Reborrow, ReborrowMut};
+use faer::traits::ComplexField;
+use faer::{Conj, Mat, MatMut, MatRef, Par};
+
+/// Householder QR of an m×ℓ block (m ≥ ℓ), returning the explicit thin Q.
+///
+/// Holds the block-reflector coefficients and the scratch memory, so a power
+/// iteration re-orthonormalizes without allocating.
+pub struct ThinQr<T: ComplexField = f32> {
+    m: usize,
+    l: usize,
+    coeff: Mat<T>,
+    /// m×ℓ identity, the start of the explicit Q.
+    eye: Mat<T>,
+    mem: MemBuffer,
+}
+
+impl<T: ComplexField> ThinQr<T> {
+    /// Workspace for m×ℓ blocks, m ≥ ℓ ≥ 1.
+    pub fn new(m: usize, l: usize, par: Par) -> Self {
+        assert!(m >= l && l >= 1, "ThinQr needs m ≥ ℓ ≥ 1, got {m}×{l}");
+        let bs = qr::no_pivoting::factor::recommended_block_size::<T>(m, l);
+        let req = StackReq::any_of(&[
+            qr::no_pivoting::factor::qr_in_place_scratch::<T>(m, l, bs, par, Default::default()),
+            householder::apply_block_householder_sequence_on_the_left_in_place_scratch::<T>(
+                m, bs, l,
+            ),
+        ]);
+        Self {
+            m,
+            l,
+            coeff: Mat::zeros(bs, l),
+            eye: Mat::identity(m, l),
+            mem: MemBuffer::new(req),
+        }
+    }
+
+    /// Bytes this workspace holds (for `workspace_bytes` predictions).
+    pub fn bytes(m: usize, l: usize) -> usize {
+        let bs = qr::no_pivoting::factor::recommended_block_size::<T>(m, l);
+        let req = StackReq::any_of(&[
+            qr::no_pivoting::factor::qr_in_place_scratch::<T>(
+                m,
+                l,
+                bs,
+                Par::Seq,
+                Default::default(),
+            ),
+            householder::apply_block_householder_sequence_on_the_left_in_place_scratch::<T>(
+                m, bs, l,
+            ),
+        ]);
+        req.size_bytes() + (bs * l + m * l) * size_of::<T>()
+    }
+
+    /// `q ← thin Q of y`; `y` (m×ℓ) is overwritten by the factorization.
+    ///
+    /// Householder QR gives columns orthonormal to working precision even
+    /// when `y` is rank-deficient or zero (its null directions are filled
+    /// with reflected unit vectors), so no NaN can come out.
+    pub fn thin_q(&mut self, q: MatMut<'_, T>, y: MatMut<'_, T>, par: Par) {
+        assert_eq!(y.shape(), (self.m, self.l));
+        assert_eq!(q.shape(), (self.m, self.l));
+        let mut y = y;
+        let mut q = q;
+        qr::no_pivoting::factor::qr_in_place(
+            y.rb_mut(),
+            self.coeff.as_mut(),
+            par,
+            MemStack::new(&mut self.mem),
+            Default::default(),
+        );
+        q.copy_from(&self.eye);
+        householder::apply_block_householder_sequence_on_the_left_in_place_with_conj(
+            y.rb(),
+            self.coeff.as_ref(),
+            Conj::No,
+            q,
+            par,
+            MemStack::new(&mut self.mem),
+        );
+    }
+}
+
+/// `y ← P⁻¹L` from the partially pivoted LU of `y` (m×ℓ, m ≥ ℓ): a
+/// well-conditioned basis of range(y) at half the cost of QR, but not
+/// orthonormal (the power-iteration normalizer of HMT §4.5 and
+/// scikit-learn's `power_iteration_normalizer="LU"`).
+pub fn lu_normalize_in_place(y: MatMut<'_, f32>, tmp: MatMut<'_, f32>, par: Par) {
+    let (m, l) = y.shape();
+    assert!(m >= l);
+    assert_eq!(tmp.shape(), (m, l));
+    let mut y = y;
+    let mut tmp = tmp;
+    let mut perm = vec![0usize; m];
+    let mut perm_inv = vec![0usize; m];
+    let mut mem = MemBuffer::new(lu::partial_pivoting::factor::lu_in_place_scratch::<usize, f32>(
+        m,
+        l,
+        par,
+        Default::default(),
+    ));
+    let (_, p) = lu::partial_pivoting::factor::lu_in_place(
+        y.rb_mut(),
+        &mut perm,
+        &mut perm_inv,
+        par,
+        MemStack::new(&mut mem),
+        Default::default(),
+    );
+    // tmp ← unit lower-trapezoidal L.
+    for j in 0..l {
+        for i in 0..m {
+            tmp[(i, j)] = match i.cmp(&j) {
+                std::cmp::Ordering::Less => 0.0,
+                std::cmp::Ordering::Equal => 1.0,
+                std::cmp::Ordering::Greater => y[(i, j)],
+            };
+        }
+    }
+    faer::perm::permute_rows(y, tmp.rb(), p.inverse());
+}
+
+/// `dst ← alpha · lhs · rhs` (a thin wrapper naming faer's GEMM once).
+pub fn gemm(dst: MatMut<'_, f32>, lhs: MatRef<'_, f32>, rhs: MatRef<'_, f32>, par: Par) {
+    faer::linalg::matmul::matmul(dst, faer::Accum::Replace, lhs, rhs, 1.0f32, par);
+}
+
+/// Operation counts (multiply and add counted separately).
+pub mod flops {
+    /// m×k by k×n product.
+    pub fn gemm(m: usize, n: usize, k: usize) -> f64 {
+        2.0 * m as f64 * n as f64 * k as f64
+    }
+
+    /// Householder QR of m×ℓ plus forming the thin Q (Golub–Van Loan §5.2:
+    /// 2mℓ² − 2ℓ³/3 each).
+    pub fn qr_thin_q(m: usize, l: usize) -> f64 {
+        let (m, l) = (m as f64, l as f64);
+        4.0 * m * l * l - 4.0 / 3.0 * l * l * l
+    }
+
+    /// Partially pivoted LU of m×ℓ (m ≥ ℓ): mℓ² − ℓ³/3.
+    pub fn lu(m: usize, l: usize) -> f64 {
+        let (m, l) = (m as f64, l as f64);
+        m * l * l - l * l * l / 3.0
+    }
+
+    /// Thin SVD with left vectors, R-SVD count (Golub–Van Loan Fig. 5.4.1,
+    /// Σ, U₁ and V: 6pq² + 20q³ with p = max(m, n), q = min(m, n)); an
+    /// estimate, since the bidiagonal stage iterates.
+    pub fn svd(m: usize, n: usize) -> f64 {
+        let (p, q) = (m.max(n) as f64, m.min(n) as f64);
+        6.0 * p * q * q + 20.0 * q * q * q
+    }
+}

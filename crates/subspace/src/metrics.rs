@@ -1,0 +1,130 @@
+//! Accuracy of a basis against the f64 reference SVD, and the
+//! Halko–Martinsson–Tropp (HMT 2011, §10) error bounds.
+//!
+//! With R = A − QQᵀA (computed in f64) and A_k the best rank-k approximation:
+//!
+//! | figure      | definition                       | optimal |
+//! |-------------|----------------------------------|---------|
+//! | `err_fro`   | ‖R‖_F / ‖A − A_k‖_F              | 1       |
+//! | `err_spec`  | ‖R‖₂ / σ_{k+1}                   | 1       |
+//! | `sin_theta` | ‖(I − QQᵀ)U_k‖₂                  | 0       |
+//! | `energy`    | ‖QᵀA‖_F² / ‖A‖_F²                | Σ_{j≤k}σ_j²/‖A‖_F² |
+//! | `ortho`     | ‖QᵀQ − I‖_F                      | 0       |
+//!
+//! **Exactly low-rank inputs.** When ‖A − A_k‖_F (or σ_{k+1}) is below f32
+//! roundoff of A, the ratio would divide by (nearly) zero. The denominators
+//! are therefore floored at `f32::EPSILON · ‖A‖_F` (resp. `f32::EPSILON · σ₁`):
+//! for such inputs `err_fro` reads as the residual in units of f32 roundoff.
+//! The zero matrix has `err_fro = err_spec = 1` (any basis is optimal) and
+//! `energy = 1`.
+
+use crate::reference::{ReferenceSvd, singular_values};
+use crate::{Guarantee, SubspaceError};
+use faer::{Mat, MatRef, Par};
+
+/// The accuracy figures of one basis.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Accuracy {
+    pub err_fro: f64,
+    pub err_spec: f64,
+    pub sin_theta: f64,
+    pub energy: f64,
+    pub ortho: f64,
+    /// ‖A − QQᵀA‖_F, absolute.
+    pub residual_fro: f64,
+    /// ‖A − QQᵀA‖₂, absolute.
+    pub residual_spec: f64,
+}
+
+/// Computes every figure for the basis `q` (m×k) of the reference's matrix.
+pub fn accuracy(
+    reference: &ReferenceSvd,
+    q: MatRef<'_, f32>,
+    par: Par,
+) -> Result<Accuracy, SubspaceError> {
+    let a = reference.a();
+    let m = a.nrows();
+    let k = q.ncols();
+    assert_eq!(q.nrows(), m, "basis has {} rows, matrix has {m}", q.nrows());
+    let q = Mat::<f64>::from_fn(m, k, |i, j| q[(i, j)] as f64);
+
+    // QᵀA (k×n) and R = A − Q(QᵀA) (m×n).
+    let qta = q.transpose() * a;
+    let r = a - &q * &qta;
+    let residual_fro = r.norm_l2();
+    let residual_spec = singular_values(r.as_ref(), par)?.first().copied().unwrap_or(0.0);
+
+    let norm_fro = reference.norm_fro();
+    let eps = f32::EPSILON as f64;
+    let ratio = |num: f64, opt: f64, scale: f64| {
+        let den = opt.max(eps * scale);
+        if den == 0.0 { 1.0 } else { num / den }
+    };
+    let err_fro = ratio(residual_fro, reference.tail_fro(k), norm_fro);
+    let err_spec = ratio(residual_spec, reference.sigma(k), reference.sigma(0));
+
+    // (I − QQᵀ)U_k, m×k.
+    let uk = reference.u().subcols(0, k.min(reference.u().ncols()));
+    let w = uk - &q * (q.transpose() * uk);
+    let sin_theta = singular_values(w.as_ref(), par)?.first().copied().unwrap_or(0.0);
+
+    let energy = if norm_fro == 0.0 { 1.0 } else { (qta.norm_l2() / norm_fro).powi(2) };
+    let ortho = (q.transpose() * &q - Mat::<f64>::identity(k, k)).norm_l2();
+
+    Ok(Accuracy { err_fro, err_spec, sin_theta, energy, ortho, residual_fro, residual_spec })
+}
+
+/// Upper bounds on the *expected* residual of a Gaussian range finder.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HmtBound {
+    /// Bound on E‖A − QQᵀA‖_F (HMT Thm 10.5; `None` when q > 0, where HMT
+    /// give only the spectral bound).
+    pub fro: Option<f64>,
+    /// Bound on E‖A − QQᵀA‖₂ (HMT Cor. 10.10; Thm 10.6 at q = 0).
+    pub spec: f64,
+}
+
+/// HMT's expected-error bounds for target rank `k`, oversampling `p ≥ 2`
+/// and `q` power iterations, given A's singular values `s` (non-increasing).
+///
+/// `truncated`: the returned basis keeps the first k of the ℓ = k + p
+/// sketch directions (HMT Alg. 5.1 truncation). Then
+/// ‖A − Q_kQ_kᵀA‖_F² = ‖A − QQᵀA‖_F² + ‖B − B_k‖_F² ≤ ‖A − QQᵀA‖_F² + ‖A − A_k‖_F²
+/// and ‖A − Q_kQ_kᵀA‖₂ ≤ ‖A − QQᵀA‖₂ + σ_{k+1}, which the bounds include.
+///
+/// `None` when HMT's hypotheses fail (k < 2 or p < 2).
+pub fn hmt_bound(s: &[f64], k: usize, p: usize, q: usize, truncated: bool) -> Option<HmtBound> {
+    if k < 2 || p < 2 {
+        return None;
+    }
+    let (kf, pf) = (k as f64, p as f64);
+    let tail = |pow: i32| s.iter().skip(k).map(|x| x.powi(pow)).sum::<f64>();
+    let sigma_k1 = s.get(k).copied().unwrap_or(0.0);
+    let tail_fro = tail(2).sqrt();
+
+    let fro_sq_factor = 1.0 + kf / (pf - 1.0);
+    let fro = (q == 0).then(|| {
+        if truncated { (fro_sq_factor + 1.0).sqrt() * tail_fro } else { fro_sq_factor.sqrt() * tail_fro }
+    });
+
+    let e = std::f64::consts::E;
+    let power = (2 * q + 1) as i32;
+    let inner = (1.0 + (kf / (pf - 1.0)).sqrt()) * sigma_k1.powi(power)
+        + e * (kf + pf).sqrt() / pf * tail(2 * power).sqrt();
+    let mut spec = inner.powf(1.0 / power as f64);
+    if truncated {
+        spec += sigma_k1;
+    }
+    Some(HmtBound { fro, spec })
+}
+
+/// The bound that applies to a method's claimed [`Guarantee`]; `None` for
+/// exact methods and where HMT's hypotheses fail.
+pub fn bound_for(s: &[f64], guarantee: Guarantee) -> Option<HmtBound> {
+    match guarantee {
+        Guarantee::Exact => None,
+        Guarantee::Randomized { rank, oversample, power_iters, truncated } => {
+            hmt_bound(s, rank, oversample, power_iters, truncated)
+        }
+    }
+}
