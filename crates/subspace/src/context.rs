@@ -26,7 +26,12 @@ pub struct Context<'a> {
 impl<'a> Context<'a> {
     /// A context with the given seed, sequential kernels and no warm start.
     pub fn new(seed: u64) -> Self {
-        Self { seed, draws: 0, par: Par::Seq, warm_start: None }
+        Self {
+            seed,
+            draws: 0,
+            par: Par::Seq,
+            warm_start: None,
+        }
     }
 
     /// The same context with parallelism `par`.

@@ -22,14 +22,19 @@ pub enum SubspaceError {
     #[error("A[{row}, {col}] = {value} is not finite; the input must be free of NaN and Inf")]
     NonFinite { row: usize, col: usize, value: f32 },
     /// A warm-start basis does not fit `A`.
-    #[error("warm-start basis is {rows}×{cols} but A has {m} rows; pass a basis with {m} rows or none")]
+    #[error(
+        "warm-start basis is {rows}×{cols} but A has {m} rows; pass a basis with {m} rows or none"
+    )]
     WarmStartShape { rows: usize, cols: usize, m: usize },
     /// An iterative method stopped before meeting its tolerance.
     #[error("no convergence after {iterations} iterations (largest residual {residual:.3e})")]
     NoConvergence { iterations: usize, residual: f64 },
     /// A dense kernel of the backend failed (e.g. an SVD that did not converge).
     #[error("{kernel} failed: {reason}")]
-    Kernel { kernel: &'static str, reason: String },
+    Kernel {
+        kernel: &'static str,
+        reason: String,
+    },
     /// The method's backend cannot run here (no CUDA device, missing library).
     #[error("{method} unavailable: {reason}")]
     Unavailable { method: String, reason: String },

@@ -86,7 +86,9 @@ pub fn with_singular_values(m: usize, n: usize, sigma: &[f64], seed: u64) -> Mat
 /// An m×n matrix of independent N(0, 1) entries.
 pub fn gaussian(m: usize, n: usize, seed: u64) -> Mat<f32> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let values: Vec<f32> = (0..m * n).map(|_| StandardNormal.sample(&mut rng)).collect();
+    let values: Vec<f32> = (0..m * n)
+        .map(|_| StandardNormal.sample(&mut rng))
+        .collect();
     Mat::from_fn(m, n, |i, j| values[j * m + i])
 }
 
@@ -102,5 +104,11 @@ fn haar(m: usize, r: usize, rng: &mut ChaCha8Rng) -> Mat<f64> {
     let mut q = Mat::<f64>::zeros(m, r);
     crate::kernels::ThinQr::<f64>::new(m, r, Par::Seq).thin_q(q.as_mut(), g.as_mut(), Par::Seq);
     // g now holds R in its upper triangle.
-    Mat::from_fn(m, r, |i, j| if g[(j, j)] < 0.0 { -q[(i, j)] } else { q[(i, j)] })
+    Mat::from_fn(m, r, |i, j| {
+        if g[(j, j)] < 0.0 {
+            -q[(i, j)]
+        } else {
+            q[(i, j)]
+        }
+    })
 }

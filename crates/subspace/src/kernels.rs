@@ -102,12 +102,10 @@ pub fn lu_normalize_in_place(y: MatMut<'_, f32>, tmp: MatMut<'_, f32>, par: Par)
     let mut tmp = tmp;
     let mut perm = vec![0usize; m];
     let mut perm_inv = vec![0usize; m];
-    let mut mem = MemBuffer::new(lu::partial_pivoting::factor::lu_in_place_scratch::<usize, f32>(
-        m,
-        l,
-        par,
-        Default::default(),
-    ));
+    let mut mem = MemBuffer::new(lu::partial_pivoting::factor::lu_in_place_scratch::<
+        usize,
+        f32,
+    >(m, l, par, Default::default()));
     let (_, p) = lu::partial_pivoting::factor::lu_in_place(
         y.rb_mut(),
         &mut perm,
@@ -122,6 +120,9 @@ pub fn lu_normalize_in_place(y: MatMut<'_, f32>, tmp: MatMut<'_, f32>, par: Par)
             tmp[(i, j)] = match i.cmp(&j) {
                 std::cmp::Ordering::Less => 0.0,
                 std::cmp::Ordering::Equal => 1.0,
+                // A zero pivot means the whole subcolumn was zero, and faer
+                // divided 0 by 0: LAPACK's getrf leaves such a column zero.
+                std::cmp::Ordering::Greater if y[(i, j)].is_nan() => 0.0,
                 std::cmp::Ordering::Greater => y[(i, j)],
             };
         }
@@ -129,9 +130,39 @@ pub fn lu_normalize_in_place(y: MatMut<'_, f32>, tmp: MatMut<'_, f32>, par: Par)
     faer::perm::permute_rows(y, tmp.rb(), p.inverse());
 }
 
-/// `dst ← alpha · lhs · rhs` (a thin wrapper naming faer's GEMM once).
+/// Rows per block of [`gemm`]'s fixed work split.
+pub const GEMM_ROW_BLOCK: usize = 256;
+
+/// `dst ← lhs · rhs`, with the same bits for any thread count.
+///
+/// faer's parallel GEMM may split a reduction across threads, so its last
+/// bits depend on the thread count. Here the work is split into fixed blocks
+/// of [`GEMM_ROW_BLOCK`] rows of `dst` (each a sequential faer GEMM), and
+/// only the assignment of blocks to threads depends on `par`.
 pub fn gemm(dst: MatMut<'_, f32>, lhs: MatRef<'_, f32>, rhs: MatRef<'_, f32>, par: Par) {
-    faer::linalg::matmul::matmul(dst, faer::Accum::Replace, lhs, rhs, 1.0f32, par);
+    use rayon::prelude::*;
+    let m = dst.nrows();
+    assert_eq!(lhs.nrows(), m);
+    let blocks: Vec<(MatMut<'_, f32>, MatRef<'_, f32>)> = {
+        let mut out = Vec::with_capacity(m.div_ceil(GEMM_ROW_BLOCK));
+        let mut rest = dst;
+        let mut row = 0;
+        while row < m {
+            let h = GEMM_ROW_BLOCK.min(m - row);
+            let (top, bottom) = rest.split_at_row_mut(h);
+            out.push((top, lhs.subrows(row, h)));
+            rest = bottom;
+            row += h;
+        }
+        out
+    };
+    let one = |(d, l): (MatMut<'_, f32>, MatRef<'_, f32>)| {
+        faer::linalg::matmul::matmul(d, faer::Accum::Replace, l, rhs, 1.0f32, Par::Seq)
+    };
+    match par {
+        Par::Rayon(_) if blocks.len() > 1 => blocks.into_par_iter().for_each(one),
+        _ => blocks.into_iter().for_each(one),
+    }
 }
 
 /// Operation counts (multiply and add counted separately).

@@ -47,7 +47,16 @@ pub enum Guarantee {
     /// errors obey Halko–Martinsson–Tropp 2011 Thm 10.5 and Cor. 10.10 for
     /// `(rank, oversample, power_iters)`. `truncated`: the basis keeps `rank`
     /// of the sketch's directions (HMT Alg. 5.1) rather than all of them.
-    Randomized { rank: usize, oversample: usize, power_iters: usize, truncated: bool },
+    Randomized {
+        rank: usize,
+        oversample: usize,
+        power_iters: usize,
+        truncated: bool,
+    },
+    /// No accuracy claim (e.g. unnormalized power iteration in f32, which
+    /// loses the directions whose σ_j/σ₁ raised to 2q+1 falls below ε): the
+    /// conformance kit checks shape, orthonormality and determinism only.
+    Unbounded,
 }
 
 /// A way of finding a matrix's dominant left singular subspace.
@@ -102,17 +111,20 @@ pub trait SubspaceMethod: Send + Sync {
         ctx: &mut Context<'_>,
     ) -> Result<Basis, SubspaceError> {
         validate_input(a, k)?;
-        if let Some(w) = ctx.warm_start {
-            if w.nrows() != a.nrows() {
-                return Err(SubspaceError::WarmStartShape {
-                    rows: w.nrows(),
-                    cols: w.ncols(),
-                    m: a.nrows(),
-                });
-            }
+        if let Some(w) = ctx.warm_start
+            && w.nrows() != a.nrows()
+        {
+            return Err(SubspaceError::WarmStartShape {
+                rows: w.nrows(),
+                cols: w.ncols(),
+                m: a.nrows(),
+            });
         }
         self.availability()
-            .map_err(|reason| SubspaceError::Unavailable { method: self.name().into(), reason })?;
+            .map_err(|reason| SubspaceError::Unavailable {
+                method: self.name().into(),
+                reason,
+            })?;
         let basis = self.compute(a, k, ctx)?;
         assert_eq!(
             basis.q.shape(),

@@ -52,7 +52,10 @@ pub fn accuracy(
     let qta = q.transpose() * a;
     let r = a - &q * &qta;
     let residual_fro = r.norm_l2();
-    let residual_spec = singular_values(r.as_ref(), par)?.first().copied().unwrap_or(0.0);
+    let residual_spec = singular_values(r.as_ref(), par)?
+        .first()
+        .copied()
+        .unwrap_or(0.0);
 
     let norm_fro = reference.norm_fro();
     let eps = f32::EPSILON as f64;
@@ -66,12 +69,27 @@ pub fn accuracy(
     // (I − QQᵀ)U_k, m×k.
     let uk = reference.u().subcols(0, k.min(reference.u().ncols()));
     let w = uk - &q * (q.transpose() * uk);
-    let sin_theta = singular_values(w.as_ref(), par)?.first().copied().unwrap_or(0.0);
+    let sin_theta = singular_values(w.as_ref(), par)?
+        .first()
+        .copied()
+        .unwrap_or(0.0);
 
-    let energy = if norm_fro == 0.0 { 1.0 } else { (qta.norm_l2() / norm_fro).powi(2) };
+    let energy = if norm_fro == 0.0 {
+        1.0
+    } else {
+        (qta.norm_l2() / norm_fro).powi(2)
+    };
     let ortho = (q.transpose() * &q - Mat::<f64>::identity(k, k)).norm_l2();
 
-    Ok(Accuracy { err_fro, err_spec, sin_theta, energy, ortho, residual_fro, residual_spec })
+    Ok(Accuracy {
+        err_fro,
+        err_spec,
+        sin_theta,
+        energy,
+        ortho,
+        residual_fro,
+        residual_spec,
+    })
 }
 
 /// Upper bounds on the *expected* residual of a Gaussian range finder.
@@ -104,7 +122,11 @@ pub fn hmt_bound(s: &[f64], k: usize, p: usize, q: usize, truncated: bool) -> Op
 
     let fro_sq_factor = 1.0 + kf / (pf - 1.0);
     let fro = (q == 0).then(|| {
-        if truncated { (fro_sq_factor + 1.0).sqrt() * tail_fro } else { fro_sq_factor.sqrt() * tail_fro }
+        if truncated {
+            (fro_sq_factor + 1.0).sqrt() * tail_fro
+        } else {
+            fro_sq_factor.sqrt() * tail_fro
+        }
     });
 
     let e = std::f64::consts::E;
@@ -122,9 +144,36 @@ pub fn hmt_bound(s: &[f64], k: usize, p: usize, q: usize, truncated: bool) -> Op
 /// exact methods and where HMT's hypotheses fail.
 pub fn bound_for(s: &[f64], guarantee: Guarantee) -> Option<HmtBound> {
     match guarantee {
-        Guarantee::Exact => None,
-        Guarantee::Randomized { rank, oversample, power_iters, truncated } => {
-            hmt_bound(s, rank, oversample, power_iters, truncated)
-        }
+        Guarantee::Exact | Guarantee::Unbounded => None,
+        Guarantee::Randomized {
+            rank,
+            oversample,
+            power_iters,
+            truncated,
+        } => hmt_bound(s, rank, oversample, power_iters, truncated),
     }
+}
+
+/// HMT's deviation bound on the spectral residual of one draw (HMT 2011
+/// eq. (1.9), §10.3): for p ≥ 4, with probability at least 1 − 6·p^(−p),
+/// ‖A − QQᵀA‖₂ ≤ [1 + 11·√(k+p)·√min(m, n)]^{1/(2q+1)} · σ_{k+1}
+/// (the power scheme raises the factor to 1/(2q+1), HMT §10.4); plus σ_{k+1}
+/// when the basis is truncated to k of the ℓ directions. `None` for p < 4.
+pub fn hmt_tail_bound_spec(s: &[f64], m: usize, n: usize, guarantee: Guarantee) -> Option<f64> {
+    let Guarantee::Randomized {
+        rank,
+        oversample,
+        power_iters,
+        truncated,
+    } = guarantee
+    else {
+        return None;
+    };
+    if oversample < 4 {
+        return None;
+    }
+    let sigma = s.get(rank).copied().unwrap_or(0.0);
+    let factor = 1.0 + 11.0 * ((rank + oversample) as f64).sqrt() * (m.min(n) as f64).sqrt();
+    let bound = factor.powf(1.0 / (2 * power_iters + 1) as f64) * sigma;
+    Some(if truncated { bound + sigma } else { bound })
 }

@@ -29,7 +29,10 @@ pub fn docs<P: Params>() -> Vec<ParamDoc> {
         .iter()
         .map(|&name| ParamDoc {
             name,
-            default: defaults.get(name).map(|v| v.to_string()).unwrap_or_else(|| "(none)".into()),
+            default: defaults
+                .get(name)
+                .map(|v| v.to_string())
+                .unwrap_or_else(|| "(none)".into()),
             doc: P::get_field_docs(name).unwrap_or("").trim(),
         })
         .collect()
@@ -38,5 +41,7 @@ pub fn docs<P: Params>() -> Vec<ParamDoc> {
 /// Parses `P` from a TOML table; missing keys take their defaults, unknown
 /// keys are errors that list the known ones.
 pub fn parse<P: Params>(table: &toml::Table) -> Result<P, String> {
-    toml::Value::Table(table.clone()).try_into::<P>().map_err(|e| e.message().trim().to_string())
+    toml::Value::Table(table.clone())
+        .try_into::<P>()
+        .map_err(|e| e.message().trim().to_string())
 }

@@ -92,7 +92,10 @@ pub(crate) fn svd_u(a: MatRef<'_, f64>, par: Par) -> Result<(Mat<f64>, Vec<f64>)
         MemStack::new(&mut mem),
         Default::default(),
     )
-    .map_err(|e| SubspaceError::Kernel { kernel: "reference SVD (f64)", reason: format!("{e:?}") })?;
+    .map_err(|e| SubspaceError::Kernel {
+        kernel: "reference SVD (f64)",
+        reason: format!("{e:?}"),
+    })?;
     Ok((u, s.column_vector().iter().copied().collect()))
 }
 
@@ -112,8 +115,18 @@ pub(crate) fn singular_values(a: MatRef<'_, f64>, par: Par) -> Result<Vec<f64>, 
         par,
         Default::default(),
     ));
-    svd::svd(a, s.as_mut(), None, None, par, MemStack::new(&mut mem), Default::default()).map_err(
-        |e| SubspaceError::Kernel { kernel: "singular values (f64)", reason: format!("{e:?}") },
-    )?;
+    svd::svd(
+        a,
+        s.as_mut(),
+        None,
+        None,
+        par,
+        MemStack::new(&mut mem),
+        Default::default(),
+    )
+    .map_err(|e| SubspaceError::Kernel {
+        kernel: "singular values (f64)",
+        reason: format!("{e:?}"),
+    })?;
     Ok(s.column_vector().iter().copied().collect())
 }

@@ -4,8 +4,8 @@
 //! A plugin is a type implementing [`SubspaceMethod`] and [`Plugin`]; the
 //! `lab` crate registers every plugin in one list, one line each.
 
-use crate::params::{self, ParamDoc, Params};
 use crate::SubspaceMethod;
+use crate::params::{self, ParamDoc, Params};
 use thiserror::Error;
 
 /// A subspace method that can be built from TOML params.
@@ -31,7 +31,9 @@ pub struct PluginEntry {
 
 impl std::fmt::Debug for PluginEntry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PluginEntry").field("name", &self.name).finish_non_exhaustive()
+        f.debug_struct("PluginEntry")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -56,8 +58,10 @@ impl PluginEntry {
 
     /// Builds the method from a TOML params table.
     pub fn build(&self, params: &toml::Table) -> Result<Box<dyn SubspaceMethod>, RegistryError> {
-        (self.factory)(params)
-            .map_err(|message| RegistryError::Params { plugin: self.name.into(), message })
+        (self.factory)(params).map_err(|message| RegistryError::Params {
+            plugin: self.name.into(),
+            message,
+        })
     }
 
     /// Builds the method with default params.
@@ -97,7 +101,9 @@ impl Registry {
     /// Adds an entry; a name already present is an error.
     pub fn register_entry(&mut self, entry: PluginEntry) -> Result<&mut Self, RegistryError> {
         if self.entries.iter().any(|e| e.name == entry.name) {
-            return Err(RegistryError::Duplicate { name: entry.name.into() });
+            return Err(RegistryError::Duplicate {
+                name: entry.name.into(),
+            });
         }
         self.entries.push(entry);
         Ok(self)
@@ -110,10 +116,13 @@ impl Registry {
 
     /// The entry named `name`, or an error listing the registered names.
     pub fn get(&self, name: &str) -> Result<&PluginEntry, RegistryError> {
-        self.entries.iter().find(|e| e.name == name).ok_or_else(|| RegistryError::Unknown {
-            name: name.into(),
-            known: self.entries.iter().map(|e| e.name.to_string()).collect(),
-        })
+        self.entries
+            .iter()
+            .find(|e| e.name == name)
+            .ok_or_else(|| RegistryError::Unknown {
+                name: name.into(),
+                known: self.entries.iter().map(|e| e.name.to_string()).collect(),
+            })
     }
 
     /// Builds plugin `name` from a TOML params table.

@@ -79,9 +79,17 @@ impl SubspaceMethod for Svd {
             MemStack::new(&mut mem),
             Default::default(),
         )
-        .map_err(|e| SubspaceError::Kernel { kernel: "faer thin SVD", reason: format!("{e:?}") })?;
+        .map_err(|e| SubspaceError::Kernel {
+            kernel: "faer thin SVD",
+            reason: format!("{e:?}"),
+        })?;
         let q = u.subcols(0, k).to_owned();
-        let info = Info { iterations: 1, products: 0, flops: flops::svd(m, n), converged: true };
+        let info = Info {
+            iterations: 1,
+            products: 0,
+            flops: flops::svd(m, n),
+            converged: true,
+        };
         Ok(Basis { q, info })
     }
 }

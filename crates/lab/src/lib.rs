@@ -1,0 +1,15 @@
+//! The `lab` crate: the one place that lists every subspace-method plugin.
+//!
+//! To add a plugin, write its crate under `plugins/` and add one line to
+//! [`registry`]; the conformance tests (`tests/conformance.rs`) then run it.
+
+use subspace::{Registry, RegistryError};
+
+/// Every plugin the lab knows, in the order `lab list` shows them.
+pub fn registry() -> Result<Registry, RegistryError> {
+    let mut r = Registry::new();
+    r.register::<svd::Svd>()?;
+    // r.register::<lanczos::Lanczos>()?;
+    r.register::<rrf::Rrf>()?;
+    Ok(r)
+}
