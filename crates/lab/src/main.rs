@@ -1,6 +1,6 @@
 //! `lab`: list, run and check subspace-method suites.
 
-use anyhow::Result;
+use anyhow::{Context as _, Result, bail};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -17,19 +17,60 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// List every registered subspace-method plugin with its params and defaults.
-    List,
+    List {
+        /// Show only this plugin.
+        name: Option<String>,
+    },
+    /// Run one method once on a generated matrix and print its accuracy and time.
+    Try(TryArgs),
 }
 
-fn main() -> Result<()> {
+#[derive(clap::Args)]
+struct TryArgs {
+    /// Plugin name (see `lab list`).
+    method: String,
+    /// Params as TOML, e.g. 'power_iters = 2, oversample = 5'.
+    #[arg(long, default_value = "")]
+    params: String,
+    /// Matrix shape, MxN.
+    #[arg(long, default_value = "512x1376")]
+    shape: String,
+    /// Rank k.
+    #[arg(long, short, default_value_t = 128)]
+    k: usize,
+    /// Singular values σ_j = j^(-decay).
+    #[arg(long, default_value_t = 1.0)]
+    decay: f64,
+    /// Seed for the matrix and the method.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Threads inside the call (1 = sequential).
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+}
+
+fn main() {
     let cli = Cli::parse();
-    match cli.command {
-        Command::List => list(),
+    if let Err(e) = dispatch(cli) {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
     }
 }
 
-fn list() -> Result<()> {
+fn dispatch(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::List { name } => list(name.as_deref()),
+        Command::Try(args) => try_method(&args),
+    }
+}
+
+fn list(only: Option<&str>) -> Result<()> {
     let registry = lab::registry()?;
-    for entry in registry.entries() {
+    let entries = match only {
+        Some(name) => vec![*registry.get(name)?],
+        None => registry.entries().to_vec(),
+    };
+    for entry in &entries {
         let method = entry.build_default()?;
         let status = match method.availability() {
             Ok(()) => String::new(),
@@ -49,5 +90,65 @@ fn list() -> Result<()> {
         }
         println!();
     }
+    Ok(())
+}
+
+fn try_method(args: &TryArgs) -> Result<()> {
+    use subspace::faer::Par;
+    use subspace::generate::{Spectrum, with_spectrum};
+    use subspace::metrics::accuracy;
+    use subspace::reference::ReferenceSvd;
+
+    let registry = lab::registry()?;
+    // Accept "a = 1, b = 2" as well as one key per line.
+    let params: toml::Table = args.params.replace(',', "\n").parse().with_context(|| {
+        format!(
+            "--params {:?} is not TOML (write e.g. 'power_iters = 2')",
+            args.params
+        )
+    })?;
+    let method = registry.build(&args.method, &params)?;
+    let Some((m, n)) = args.shape.split_once(['x', '×']) else {
+        bail!("--shape {:?}: write MxN, e.g. 512x1376", args.shape);
+    };
+    let (m, n): (usize, usize) = (
+        m.trim()
+            .parse()
+            .with_context(|| format!("--shape {:?}: rows", args.shape))?,
+        n.trim()
+            .parse()
+            .with_context(|| format!("--shape {:?}: columns", args.shape))?,
+    );
+    let a = with_spectrum(m, n, Spectrum::Polynomial { power: args.decay }, args.seed);
+    let par = if args.threads <= 1 {
+        Par::Seq
+    } else {
+        Par::rayon(args.threads)
+    };
+    let mut ctx = subspace::Context::new(args.seed).with_par(par);
+    let start = std::time::Instant::now();
+    let basis = method.left_basis(a.as_ref(), args.k, &mut ctx)?;
+    let seconds = start.elapsed().as_secs_f64();
+    let reference = ReferenceSvd::new(a.as_ref(), Par::Seq)?;
+    let acc = accuracy(&reference, basis.q.as_ref(), Par::Seq)?;
+    println!(
+        "{} on {m}×{n} (σ_j = j^-{}), k = {}, {} thread(s)",
+        args.method, args.decay, args.k, args.threads
+    );
+    println!(
+        "  time      {:.3} ms (one call, includes first-touch effects)",
+        seconds * 1e3
+    );
+    println!(
+        "  flops     {:.3e} ({:.1} GFLOP/s)",
+        basis.info.flops,
+        basis.info.flops / seconds / 1e9
+    );
+    println!("  info      {:?}", basis.info);
+    println!("  err_fro   {:.6}", acc.err_fro);
+    println!("  err_spec  {:.6}", acc.err_spec);
+    println!("  sin_theta {:.3e}", acc.sin_theta);
+    println!("  energy    {:.6}", acc.energy);
+    println!("  ortho     {:.3e}", acc.ortho);
     Ok(())
 }
