@@ -11,7 +11,10 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 
 /// A prescribed singular-value profile σ₁ ≥ σ₂ ≥ … (σ₁ = 1 unless noted).
-#[derive(Debug, Clone, Copy, PartialEq)]
+///
+/// In a suite's TOML: `spectrum = { kind = "polynomial", power = 1.0 }`.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
 pub enum Spectrum {
     /// σ_j = exp(−rate·(j−1)).
     Exponential { rate: f64 },

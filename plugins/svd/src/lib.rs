@@ -5,6 +5,12 @@
 //! norm up to roundoff (Eckart–Young–Mirsky). faer computes the SVD by
 //! Householder bidiagonalization (after a QR when the matrix is far from
 //! square) and a divide-and-conquer bidiagonal SVD; only U is formed.
+//!
+//! The SVD runs sequentially whatever `ctx.par` says: faer's parallel SVD
+//! changes the last bits with the thread count (seen on a 16-core machine:
+//! `Par::Seq` and `Par::rayon(2)` differed), and the lab promises the same
+//! numbers for any thread count. Parallelism comes from running several
+//! matrices side by side, which is also faster on few cores.
 
 use documented::DocumentedFields;
 use faer::dyn_stack::{MemBuffer, MemStack};
@@ -56,7 +62,7 @@ impl SubspaceMethod for Svd {
         &self,
         a: MatRef<'_, f32>,
         k: usize,
-        ctx: &mut Context<'_>,
+        _: &mut Context<'_>,
     ) -> Result<Basis, SubspaceError> {
         let (m, n) = a.shape();
         let r = m.min(n);
@@ -67,7 +73,7 @@ impl SubspaceMethod for Svd {
             n,
             ComputeSvdVectors::Thin,
             ComputeSvdVectors::No,
-            ctx.par,
+            Par::Seq,
             Default::default(),
         ));
         svd::svd(
@@ -75,7 +81,7 @@ impl SubspaceMethod for Svd {
             s.as_mut(),
             Some(u.as_mut()),
             None,
-            ctx.par,
+            Par::Seq,
             MemStack::new(&mut mem),
             Default::default(),
         )
