@@ -1,0 +1,198 @@
+//! `.safetensors` reader: the 8-byte little-endian header length, a JSON header
+//! `{name: {dtype, shape, data_offsets}, "__metadata__": {..}}`, then the
+//! row-major tensor bytes (little-endian), exactly as `safetensors.torch.save_file`
+//! and `safetensors.numpy.save_file` write them.
+//!
+//! The format has no magic number; a file is taken for safetensors when its
+//! header length is plausible (at most 100 MB, the `safetensors` crate's limit)
+//! and its header starts with `{`. Truncation is told apart from corruption
+//! by comparing the data the header announces with the bytes that follow it.
+
+use std::path::Path;
+
+use half::{bf16, f16};
+use safetensors::{Dtype, SafeTensorError, SafeTensors};
+
+use super::{Loaded, NamedMatrix, Order, SourceError, Tensors, build_matrix, matrix_shape};
+
+const FORMAT: &str = "safetensors";
+/// The `safetensors` crate refuses headers above this size.
+const MAX_HEADER: u64 = 100_000_000;
+
+/// Appends the selected matrices of the file `path` (contents `bytes`) to `out`.
+pub(super) fn read(
+    path: &Path,
+    bytes: &[u8],
+    tensors: &Tensors,
+    out: &mut Loaded,
+) -> Result<(), SourceError> {
+    check_framing(path, bytes)?;
+    let st = SafeTensors::deserialize(bytes).map_err(|e| classify(path, bytes, e))?;
+
+    let mut names: Vec<String> = st.names().into_iter().map(str::to_owned).collect();
+    names.sort();
+    let selected: Vec<&String> = match tensors {
+        Tensors::All => names.iter().collect(),
+        Tensors::Glob(p) => names.iter().filter(|n| p.matches(n)).collect(),
+        Tensors::Name(n) => names.iter().filter(|m| *m == n).collect(),
+    };
+    let wanted = match tensors {
+        Tensors::All => None,
+        Tensors::Glob(p) => Some(format!("matches the glob `{}`", p.as_str())),
+        Tensors::Name(n) => Some(format!("is named `{n}`")),
+    };
+    if let (true, Some(wanted)) = (selected.is_empty(), wanted) {
+        return Err(SourceError::NoTensor {
+            path: path.to_owned(),
+            wanted,
+            available: names,
+        });
+    }
+    let strict = matches!(tensors, Tensors::Name(_));
+
+    for name in selected {
+        let view = st.tensor(name).map_err(|e| classify(path, bytes, e))?;
+        let Some((rows, cols)) = matrix_shape(path, name, view.shape(), strict, &mut out.notes)?
+        else {
+            continue;
+        };
+        let data = to_f32(path, name, view.dtype(), view.data())?;
+        if data.len() != rows * cols {
+            return Err(SourceError::Corrupt {
+                path: path.to_owned(),
+                format: FORMAT,
+                detail: format!(
+                    "tensor `{name}` has shape [{rows}, {cols}] but holds {} values",
+                    data.len()
+                ),
+            });
+        }
+        let matrix = build_matrix(path, name, rows, cols, &data, Order::RowMajor)?;
+        out.matrices.push(NamedMatrix {
+            source: path.to_owned(),
+            name: name.clone(),
+            matrix,
+        });
+    }
+    Ok(())
+}
+
+/// Converts little-endian tensor bytes of a float dtype to f32.
+fn to_f32(path: &Path, tensor: &str, dtype: Dtype, data: &[u8]) -> Result<Vec<f32>, SourceError> {
+    Ok(match dtype {
+        Dtype::F32 => data
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect(),
+        Dtype::F64 => data
+            .chunks_exact(8)
+            .map(|b| f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) as f32)
+            .collect(),
+        Dtype::F16 => data
+            .chunks_exact(2)
+            .map(|b| f16::from_le_bytes([b[0], b[1]]).to_f32())
+            .collect(),
+        Dtype::BF16 => data
+            .chunks_exact(2)
+            .map(|b| bf16::from_le_bytes([b[0], b[1]]).to_f32())
+            .collect(),
+        other => {
+            return Err(SourceError::UnsupportedDtype {
+                path: path.to_owned(),
+                tensor: tensor.to_owned(),
+                dtype: format!("{other:?}"),
+            });
+        }
+    })
+}
+
+/// The checks the format allows before parsing: length prefix and header start.
+fn check_framing(path: &Path, bytes: &[u8]) -> Result<(), SourceError> {
+    let Some(prefix) = bytes.first_chunk::<8>() else {
+        return Err(SourceError::Truncated {
+            path: path.to_owned(),
+            detail: format!(
+                "{} bytes, fewer than the 8-byte header length that starts a safetensors file",
+                bytes.len()
+            ),
+        });
+    };
+    let n = u64::from_le_bytes(*prefix);
+    let wrong = |detail: String| SourceError::WrongMagic {
+        path: path.to_owned(),
+        format: FORMAT,
+        detail,
+    };
+    if n > MAX_HEADER {
+        return Err(wrong(format!(
+            "its first 8 bytes give a header length of {n} bytes (at most {MAX_HEADER} is \
+             plausible); a safetensors file starts with a little-endian u64 header length, then \
+             a JSON header"
+        )));
+    }
+    if n == 0 {
+        return Err(wrong(
+            "its header length is 0; a JSON header must follow".to_owned(),
+        ));
+    }
+    if let Some(&first) = bytes.get(8)
+        && first != b'{'
+    {
+        return Err(wrong(format!(
+            "its header starts with byte 0x{first:02x}, not `{{` (a JSON object)"
+        )));
+    }
+    let have = bytes.len() as u64 - 8;
+    if have < n {
+        return Err(SourceError::Truncated {
+            path: path.to_owned(),
+            detail: format!("the header announces {n} bytes of JSON but only {have} follow"),
+        });
+    }
+    Ok(())
+}
+
+/// Turns a `safetensors` error into a [`SourceError`], telling truncation apart.
+fn classify(path: &Path, bytes: &[u8], err: SafeTensorError) -> SourceError {
+    if let SafeTensorError::MetadataIncompleteBuffer = err
+        && let Some((declared, have)) = data_extent(bytes)
+    {
+        if have < declared {
+            return SourceError::Truncated {
+                path: path.to_owned(),
+                detail: format!(
+                    "the header announces {declared} bytes of tensor data but only {have} follow"
+                ),
+            };
+        }
+        return SourceError::Corrupt {
+            path: path.to_owned(),
+            format: FORMAT,
+            detail: format!(
+                "{} unexpected bytes after the {declared} bytes of tensor data",
+                have - declared
+            ),
+        };
+    }
+    SourceError::Corrupt {
+        path: path.to_owned(),
+        format: FORMAT,
+        detail: err.to_string(),
+    }
+}
+
+/// (bytes of tensor data the header announces, bytes present after the header),
+/// when the header parses as JSON.
+fn data_extent(bytes: &[u8]) -> Option<(u64, u64)> {
+    let n = u64::from_le_bytes(*bytes.first_chunk::<8>()?);
+    let stop = usize::try_from(n).ok()?.checked_add(8)?;
+    let header: serde_json::Value = serde_json::from_slice(bytes.get(8..stop)?).ok()?;
+    let declared = header
+        .as_object()?
+        .iter()
+        .filter(|(k, _)| k.as_str() != "__metadata__")
+        .filter_map(|(_, v)| v.get("data_offsets")?.get(1)?.as_u64())
+        .max()
+        .unwrap_or(0);
+    Some((declared, (bytes.len() - stop) as u64))
+}
