@@ -11,5 +11,7 @@ pub fn registry() -> Result<Registry, RegistryError> {
     r.register::<svd::Svd>()?;
     // r.register::<lanczos::Lanczos>()?;
     r.register::<rrf::Rrf>()?;
+    r.register::<cuda_rrf::CudaRrf>()?;
+    r.register::<cuda_rrf::CudaSvd>()?;
     Ok(r)
 }
