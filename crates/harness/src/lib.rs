@@ -4,8 +4,17 @@
 //!   of them), converted to f32 and checked finite;
 //! - [`power`]: energy meters (RAPL, NVML) around a measured region, or an
 //!   explicit "unavailable" with the reason;
-//! - [`machine`]: the record of the machine, toolchain and commit a run used.
+//! - [`machine`]: the record of the machine, toolchain and commit a run used;
+//! - [`suite`]: suites in TOML, validated before anything runs;
+//! - [`runner`]: runs a suite, measuring time, memory, energy and accuracy,
+//!   and writes each result row as it finishes;
+//! - [`report`]: `results.csv`, `run.json`, `summary.md` and `index.html`;
+//! - [`check`]: the accuracy gate against a committed baseline.
 
+pub mod check;
 pub mod machine;
 pub mod power;
+pub mod report;
+pub mod runner;
 pub mod source;
+pub mod suite;

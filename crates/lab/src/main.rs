@@ -1,7 +1,14 @@
 //! `lab`: list, run and check subspace-method suites.
 
+mod heap;
+
+use std::path::PathBuf;
+
 use anyhow::{Context as _, Result, bail};
 use clap::{Parser, Subcommand};
+
+#[global_allocator]
+static HEAP: heap::Counting = heap::Counting::new();
 
 #[derive(Parser)]
 #[command(
@@ -23,6 +30,29 @@ enum Command {
     },
     /// Run one method once on a generated matrix and print its accuracy and time.
     Try(TryArgs),
+    /// Run a suite and write its report under reports/<suite>/<timestamp>-<commit>/.
+    Run {
+        /// The suite file, e.g. suites/quick.toml.
+        suite: PathBuf,
+        /// Root directory of the reports.
+        #[arg(long, default_value = "reports")]
+        out: PathBuf,
+    },
+    /// The accuracy gate: run a suite and compare its accuracy with a baseline.
+    Check {
+        /// The suite file.
+        #[arg(default_value = "suites/ci.toml")]
+        suite: PathBuf,
+        /// The baseline to compare with.
+        #[arg(long, default_value = "ci/baseline.csv")]
+        baseline: PathBuf,
+        /// Write the baseline from this run instead of comparing (explicit, never a side effect).
+        #[arg(long)]
+        update: bool,
+        /// Root directory of the reports.
+        #[arg(long, default_value = "reports")]
+        out: PathBuf,
+    },
 }
 
 #[derive(clap::Args)]
@@ -61,6 +91,13 @@ fn dispatch(cli: Cli) -> Result<()> {
     match cli.command {
         Command::List { name } => list(name.as_deref()),
         Command::Try(args) => try_method(&args),
+        Command::Run { suite, out } => run_suite(&suite, &out).map(|_| ()),
+        Command::Check {
+            suite,
+            baseline,
+            update,
+            out,
+        } => check(&suite, &baseline, update, &out),
     }
 }
 
@@ -150,5 +187,60 @@ fn try_method(args: &TryArgs) -> Result<()> {
     println!("  sin_theta {:.3e}", acc.sin_theta);
     println!("  energy    {:.6}", acc.energy);
     println!("  ortho     {:.3e}", acc.ortho);
+    Ok(())
+}
+
+fn run_suite(path: &std::path::Path, out: &std::path::Path) -> Result<harness::runner::RunOutput> {
+    let registry = lab::registry()?;
+    let suite = harness::suite::Suite::load(path, &registry)?;
+    let jobs = suite.methods.len() * suite.ranks.len() * suite.threads.len();
+    eprintln!(
+        "suite {}: {} matrix source(s) × {} method(s) × {} rank(s) × {} thread count(s) = {} per matrix",
+        suite.name,
+        suite.matrices.len(),
+        suite.methods.len(),
+        suite.ranks.len(),
+        suite.threads.len(),
+        jobs
+    );
+    let opts = harness::runner::RunOptions {
+        root: out.into(),
+        heap: Some(&HEAP),
+        progress: true,
+    };
+    let output = harness::runner::run(&suite, &registry, &opts)?;
+    let failed = output.rows.iter().filter(|r| r.status != "ok").count();
+    eprintln!(
+        "{} rows ({} did not run: see summary.md); report: {}",
+        output.rows.len(),
+        failed,
+        output.dir.display()
+    );
+    println!("{}", output.dir.display());
+    Ok(output)
+}
+
+fn check(
+    suite: &std::path::Path,
+    baseline: &std::path::Path,
+    update: bool,
+    out: &std::path::Path,
+) -> Result<()> {
+    let output = run_suite(suite, out)?;
+    if update {
+        let n = harness::check::write_baseline(baseline, &output.rows)?;
+        eprintln!("wrote {n} figures to {}", baseline.display());
+        return Ok(());
+    }
+    let entries = harness::check::read_baseline(baseline)?;
+    let verdict = harness::check::check(&entries, &output.rows);
+    print!("{}", harness::check::render(&verdict));
+    if !verdict.failures.is_empty() {
+        bail!(
+            "accuracy gate failed: {} figure(s) moved (report: {})",
+            verdict.failures.len(),
+            output.dir.display()
+        );
+    }
     Ok(())
 }

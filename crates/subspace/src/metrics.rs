@@ -13,8 +13,10 @@
 //!
 //! **Exactly low-rank inputs.** When ‖A − A_k‖_F (or σ_{k+1}) is below f32
 //! roundoff of A, the ratio would divide by (nearly) zero. The denominators
-//! are therefore floored at `f32::EPSILON · ‖A‖_F` (resp. `f32::EPSILON · σ₁`):
-//! for such inputs `err_fro` reads as the residual in units of f32 roundoff.
+//! are therefore floored at the roundoff level [`roundoff`]`(m, n, ‖A‖_F)`
+//! = ε₃₂·√(m+n)·‖A‖_F (resp. with σ₁): for such inputs `err_fro` reads as
+//! the residual in units of f32 roundoff, and a basis exact to working
+//! precision scores about 1 or below.
 //! The zero matrix has `err_fro = err_spec = 1` (any basis is optimal) and
 //! `energy = 1`.
 
@@ -58,9 +60,9 @@ pub fn accuracy(
         .unwrap_or(0.0);
 
     let norm_fro = reference.norm_fro();
-    let eps = f32::EPSILON as f64;
+    let n = a.ncols();
     let ratio = |num: f64, opt: f64, scale: f64| {
-        let den = opt.max(eps * scale);
+        let den = opt.max(roundoff(m, n, scale));
         if den == 0.0 { 1.0 } else { num / den }
     };
     let err_fro = ratio(residual_fro, reference.tail_fro(k), norm_fro);
@@ -90,6 +92,12 @@ pub fn accuracy(
         residual_fro,
         residual_spec,
     })
+}
+
+/// The f32 roundoff level of a residual of an m×n matrix of norm `scale`:
+/// ε₃₂·√(m+n)·scale.
+pub fn roundoff(m: usize, n: usize, scale: f64) -> f64 {
+    f32::EPSILON as f64 * ((m + n) as f64).sqrt() * scale
 }
 
 /// Upper bounds on the *expected* residual of a Gaussian range finder.

@@ -25,9 +25,10 @@ pub fn ortho_tol(m: usize, k: usize) -> f64 {
     30.0 * (m as f64).sqrt() * EPS * (k as f64).sqrt()
 }
 
-/// Roundoff floor for absolute residuals of an m×n input: 8·ε·√(m+n)·‖A‖_F.
+/// Roundoff floor for absolute residuals of an m×n input: 8 × the metrics'
+/// roundoff level, 8·ε·√(m+n)·‖A‖_F.
 pub fn roundoff_floor(m: usize, n: usize, norm_fro: f64) -> f64 {
-    8.0 * EPS * ((m + n) as f64).sqrt() * norm_fro
+    8.0 * metrics::roundoff(m, n, norm_fro)
 }
 
 /// Runs the method, panicking with context on an error.

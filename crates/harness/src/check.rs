@@ -1,0 +1,251 @@
+//! The accuracy gate: a run's accuracy figures against `ci/baseline.csv`.
+//!
+//! Each baseline line holds one figure of one (matrix, method, rank) with
+//! its tolerance: the run fails when a figure is worse than
+//! `baseline + abs_tol + rel_tol·|baseline|` (worse means larger, except for
+//! `energy`, where smaller is worse), when a baselined row is missing or did
+//! not run, or when a figure is not finite. Figures do not depend on the
+//! thread count (every plugin is bit-identical across thread counts), so
+//! the baseline keys on the first thread count only. Writing the baseline
+//! is an explicit command ([`write_baseline`]), never a side effect.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use anyhow::Context as _;
+use serde::{Deserialize, Serialize};
+
+use crate::runner::Row;
+
+/// One gated figure.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BaselineEntry {
+    pub matrix: String,
+    pub method: String,
+    pub rank: usize,
+    pub metric: String,
+    pub value: f64,
+    pub rel_tol: f64,
+    pub abs_tol: f64,
+}
+
+/// The gated figures and their default tolerances (rel, abs): relative
+/// 1e-3 absorbs f32 differences between CPU kernels (AVX2 against AVX-512).
+pub const METRICS: [(&str, f64, f64); 5] = [
+    ("err_fro", 1e-3, 1e-6),
+    ("err_spec", 1e-3, 1e-6),
+    ("sin_theta", 1e-2, 1e-4),
+    ("energy", 1e-4, 1e-6),
+    ("ortho", 0.0, 1e-4),
+];
+
+fn figure(row: &Row, metric: &str) -> Option<f64> {
+    match metric {
+        "err_fro" => row.err_fro,
+        "err_spec" => row.err_spec,
+        "sin_theta" => row.sin_theta,
+        "energy" => row.energy,
+        "ortho" => row.ortho,
+        _ => None,
+    }
+}
+
+type Key = (String, String, usize);
+
+fn gated_rows(rows: &[Row]) -> BTreeMap<Key, &Row> {
+    let first_threads = rows
+        .iter()
+        .filter(|r| r.threads > 0)
+        .map(|r| r.threads)
+        .next();
+    rows.iter()
+        .filter(|r| Some(r.threads) == first_threads || r.status != "ok")
+        .map(|r| ((r.matrix.clone(), r.method.clone(), r.rank), r))
+        .collect()
+}
+
+/// Reads a baseline file.
+pub fn read_baseline(path: &Path) -> anyhow::Result<Vec<BaselineEntry>> {
+    let mut r = csv::Reader::from_path(path).with_context(|| {
+        format!(
+            "cannot read baseline {}; create it with `lab check --update`",
+            path.display()
+        )
+    })?;
+    r.deserialize()
+        .enumerate()
+        .map(|(i, e)| e.with_context(|| format!("baseline {}: line {}", path.display(), i + 2)))
+        .collect()
+}
+
+/// Writes the baseline from a run's rows (only rows that ran).
+pub fn write_baseline(path: &Path, rows: &[Row]) -> anyhow::Result<usize> {
+    let mut w =
+        csv::Writer::from_path(path).with_context(|| format!("cannot write {}", path.display()))?;
+    let mut n = 0;
+    for ((matrix, method, rank), row) in gated_rows(rows) {
+        if row.status != "ok" {
+            continue;
+        }
+        for (metric, rel_tol, abs_tol) in METRICS {
+            if let Some(value) = figure(row, metric) {
+                w.serialize(BaselineEntry {
+                    matrix: matrix.clone(),
+                    method: method.clone(),
+                    rank,
+                    metric: metric.into(),
+                    value,
+                    rel_tol,
+                    abs_tol,
+                })?;
+                n += 1;
+            }
+        }
+    }
+    w.flush()?;
+    Ok(n)
+}
+
+/// What moved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finding {
+    pub matrix: String,
+    pub method: String,
+    pub rank: usize,
+    pub metric: String,
+    pub baseline: Option<f64>,
+    pub now: Option<f64>,
+    pub limit: Option<f64>,
+    pub what: &'static str,
+}
+
+/// The gate's verdict: failures, and rows not in the baseline (not gated).
+#[derive(Debug, Default)]
+pub struct Verdict {
+    pub failures: Vec<Finding>,
+    pub checked: usize,
+    pub new_rows: Vec<String>,
+}
+
+/// Compares a run with the baseline.
+pub fn check(baseline: &[BaselineEntry], rows: &[Row]) -> Verdict {
+    let now = gated_rows(rows);
+    let mut v = Verdict::default();
+    for b in baseline {
+        let key = (b.matrix.clone(), b.method.clone(), b.rank);
+        let finding = |what, now: Option<f64>, limit| Finding {
+            matrix: b.matrix.clone(),
+            method: b.method.clone(),
+            rank: b.rank,
+            metric: b.metric.clone(),
+            baseline: Some(b.value),
+            now,
+            limit,
+            what,
+        };
+        v.checked += 1;
+        let Some(row) = now.get(&key) else {
+            v.failures
+                .push(finding("row missing from the run", None, None));
+            continue;
+        };
+        if row.status != "ok" {
+            v.failures.push(finding("row did not run", None, None));
+            continue;
+        }
+        let Some(x) = figure(row, &b.metric) else {
+            v.failures.push(finding("figure missing", None, None));
+            continue;
+        };
+        if !x.is_finite() {
+            v.failures.push(finding("not finite", Some(x), None));
+            continue;
+        }
+        let slack = b.abs_tol + b.rel_tol * b.value.abs();
+        let (worse, limit) = if b.metric == "energy" {
+            (x < b.value - slack, b.value - slack)
+        } else {
+            (x > b.value + slack, b.value + slack)
+        };
+        if worse {
+            v.failures
+                .push(finding("worse than baseline", Some(x), Some(limit)));
+        }
+    }
+    let known: std::collections::HashSet<Key> = baseline
+        .iter()
+        .map(|b| (b.matrix.clone(), b.method.clone(), b.rank))
+        .collect();
+    for (key, row) in &now {
+        if row.status == "ok" && !known.contains(key) {
+            v.new_rows
+                .push(format!("{} / {} / k={}", key.0, key.1, key.2));
+        }
+        for metric in ["err_fro", "err_spec", "sin_theta", "energy", "ortho"] {
+            if let Some(x) = figure(row, metric).filter(|x| !x.is_finite())
+                && !known.contains(key)
+            {
+                v.failures.push(Finding {
+                    matrix: key.0.clone(),
+                    method: key.1.clone(),
+                    rank: key.2,
+                    metric: metric.into(),
+                    baseline: None,
+                    now: Some(x),
+                    limit: None,
+                    what: "not finite",
+                });
+            }
+        }
+    }
+    v
+}
+
+/// The verdict as a table a person reads in a CI log.
+pub fn render(v: &Verdict) -> String {
+    let mut out = String::new();
+    let f = |x: Option<f64>| x.map_or("–".to_string(), |x| format!("{x:.6e}"));
+    if v.failures.is_empty() {
+        let _ = writeln!(
+            out,
+            "accuracy gate: PASS ({} figures within tolerance)",
+            v.checked
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "accuracy gate: FAIL ({} of {} figures)",
+            v.failures.len(),
+            v.checked
+        );
+        let _ = writeln!(
+            out,
+            "{:<28} {:<28} {:>5} {:<10} {:>14} {:>14} {:>14}  what",
+            "matrix", "method", "k", "metric", "baseline", "now", "limit"
+        );
+        for x in &v.failures {
+            let _ = writeln!(
+                out,
+                "{:<28} {:<28} {:>5} {:<10} {:>14} {:>14} {:>14}  {}",
+                x.matrix,
+                x.method,
+                x.rank,
+                x.metric,
+                f(x.baseline),
+                f(x.now),
+                f(x.limit),
+                x.what
+            );
+        }
+    }
+    if !v.new_rows.is_empty() {
+        let _ = writeln!(
+            out,
+            "{} row(s) not in the baseline (not gated; `lab check --update` adds them): {}",
+            v.new_rows.len(),
+            v.new_rows.join("; ")
+        );
+    }
+    out
+}

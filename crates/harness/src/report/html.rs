@@ -1,0 +1,284 @@
+//! `index.html`: one self-contained page (no scripts, no network) of inline
+//! SVG plots drawn with plotters:
+//!
+//! - err_fro against time, per shape and rank (a Pareto view: down and left
+//!   is better);
+//! - err_fro against rank, per method (mean over the matrices);
+//! - the singular spectrum of every matrix;
+//! - peak heap bytes per method, per shape, at the largest rank.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use plotters::prelude::*;
+
+use crate::runner::Row;
+use crate::suite::Suite;
+
+/// One legend entry: name, colour and points.
+type Series = (String, RGBAColor, Vec<(f64, f64)>);
+
+const W: u32 = 640;
+const H: u32 = 400;
+
+/// Writes `index.html` into `dir` (which already holds `spectra.csv`).
+pub fn write_html(dir: &Path, suite: &Suite, header: &str, rows: &[Row]) -> anyhow::Result<()> {
+    let spectra = super::read_spectra(dir)?;
+    let mut page = String::new();
+    let _ = write!(
+        page,
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>{0}</title>\
+         <style>body{{font-family:sans-serif;max-width:1400px;margin:1em auto}}\
+         figure{{display:inline-block;margin:.5em}}figcaption{{font-size:.9em}}</style>\
+         </head><body><h1>{0}</h1><p>{1}</p><p>Tables: <a href=\"summary.md\">summary.md</a>, \
+         data: <a href=\"results.csv\">results.csv</a>, <a href=\"run.json\">run.json</a>.</p>",
+        esc(&suite.name),
+        esc(header)
+    );
+    let ok: Vec<&Row> = rows
+        .iter()
+        .filter(|r| r.status == "ok" && r.time_median_s.is_some() && r.err_fro.is_some())
+        .collect();
+    let methods: Vec<&str> = {
+        let mut v: Vec<&str> = Vec::new();
+        for r in &ok {
+            if !v.contains(&r.method.as_str()) {
+                v.push(&r.method);
+            }
+        }
+        v
+    };
+    let color =
+        |m: &str| Palette99::pick(methods.iter().position(|x| *x == m).unwrap_or(0)).to_rgba();
+
+    page.push_str("<h2>Accuracy against time</h2>");
+    let mut by_shape: BTreeMap<(usize, usize, usize, usize), Vec<&Row>> = BTreeMap::new();
+    for r in &ok {
+        by_shape
+            .entry((r.rows, r.cols, r.rank, r.threads))
+            .or_default()
+            .push(r);
+    }
+    for ((m, n, k, t), group) in &by_shape {
+        let series: Vec<Series> = methods
+            .iter()
+            .filter_map(|name| {
+                let pts: Vec<(f64, f64)> = group
+                    .iter()
+                    .filter(|r| r.method == *name)
+                    .map(|r| {
+                        (
+                            r.time_median_s.unwrap_or(0.0) * 1e3,
+                            r.err_fro.unwrap_or(1.0),
+                        )
+                    })
+                    .collect();
+                (!pts.is_empty()).then(|| (name.to_string(), color(name), pts))
+            })
+            .collect();
+        let title = format!("{m}×{n}, k = {k}, {t} thread(s)");
+        figure(
+            &mut page,
+            &title,
+            "time per call (ms)",
+            "err_fro",
+            true,
+            true,
+            false,
+            &series,
+        )?;
+    }
+
+    page.push_str("<h2>Accuracy against rank</h2>");
+    let mut by_method: BTreeMap<&str, BTreeMap<usize, (f64, usize)>> = BTreeMap::new();
+    for r in &ok {
+        let e = by_method
+            .entry(&r.method)
+            .or_default()
+            .entry(r.rank)
+            .or_insert((0.0, 0));
+        e.0 += r.err_fro.unwrap_or(0.0);
+        e.1 += 1;
+    }
+    let series: Vec<Series> = by_method
+        .iter()
+        .map(|(name, ranks)| {
+            let pts = ranks
+                .iter()
+                .map(|(k, (s, c))| (*k as f64, s / *c as f64))
+                .collect();
+            (name.to_string(), color(name), pts)
+        })
+        .collect();
+    figure(
+        &mut page,
+        "mean err_fro over the matrices",
+        "rank k",
+        "err_fro",
+        false,
+        true,
+        true,
+        &series,
+    )?;
+
+    page.push_str("<h2>Singular spectra</h2>");
+    let series: Vec<Series> = spectra
+        .iter()
+        .enumerate()
+        .map(|(i, (name, s))| {
+            let pts = s
+                .iter()
+                .enumerate()
+                .filter(|(_, x)| **x > 0.0)
+                .map(|(j, x)| ((j + 1) as f64, *x))
+                .collect();
+            (name.clone(), Palette99::pick(i).to_rgba(), pts)
+        })
+        .collect();
+    figure(
+        &mut page,
+        "σ_j of every matrix",
+        "j",
+        "σ_j",
+        false,
+        true,
+        true,
+        &series,
+    )?;
+
+    page.push_str("<h2>Peak heap per call</h2>");
+    let kmax = ok.iter().map(|r| r.rank).max().unwrap_or(0);
+    let series: Vec<Series> = methods
+        .iter()
+        .filter_map(|name| {
+            let pts: Vec<(f64, f64)> = ok
+                .iter()
+                .filter(|r| r.method == *name && r.rank == kmax)
+                .filter_map(|r| {
+                    r.peak_heap_bytes
+                        .map(|b| ((r.rows * r.cols) as f64, b as f64 / (1 << 20) as f64))
+                })
+                .collect();
+            (!pts.is_empty()).then(|| (name.to_string(), color(name), pts))
+        })
+        .collect();
+    if series.is_empty() {
+        page.push_str("<p>Peak heap was not measured in this run.</p>");
+    } else {
+        let title = format!("peak heap at k = {kmax}");
+        figure(
+            &mut page,
+            &title,
+            "matrix entries m·n",
+            "MiB",
+            true,
+            true,
+            false,
+            &series,
+        )?;
+    }
+    page.push_str("</body></html>\n");
+    std::fs::write(dir.join("index.html"), page)?;
+    Ok(())
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// Appends one `<figure>` with a scatter (and optional lines) chart.
+#[allow(clippy::too_many_arguments)]
+fn figure(
+    page: &mut String,
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    log_x: bool,
+    log_y: bool,
+    lines: bool,
+    series: &[Series],
+) -> anyhow::Result<()> {
+    let pts = series.iter().flat_map(|s| s.2.iter());
+    let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
+    for &(x, y) in pts {
+        if (log_x && x <= 0.0) || (log_y && y <= 0.0) || !x.is_finite() || !y.is_finite() {
+            continue;
+        }
+        x0 = x0.min(x);
+        x1 = x1.max(x);
+        y0 = y0.min(y);
+        y1 = y1.max(y);
+    }
+    if x0 > x1 || y0 > y1 {
+        let _ = write!(page, "<p>{}: nothing to plot.</p>", esc(title));
+        return Ok(());
+    }
+    let pad = |a: f64, b: f64, log: bool| {
+        if log {
+            (a / 1.3, b * 1.3)
+        } else {
+            let d = (b - a).abs().max(b.abs() * 0.05).max(1e-12);
+            (a - 0.05 * d, b + 0.05 * d)
+        }
+    };
+    let (x0, x1) = pad(x0, x1, log_x);
+    let (y0, y1) = pad(y0, y1, log_y);
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (W, H)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        macro_rules! draw {
+            ($chart:expr) => {{
+                let mut chart = $chart;
+                chart
+                    .configure_mesh()
+                    .x_desc(x_label)
+                    .y_desc(y_label)
+                    .draw()
+                    .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+                for (name, c, pts) in series {
+                    let c = *c;
+                    chart
+                        .draw_series(pts.iter().map(|&p| Circle::new(p, 3, c.filled())))
+                        .map_err(|e| anyhow::anyhow!("{e:?}"))?
+                        .label(name.as_str())
+                        .legend(move |(x, y)| Circle::new((x, y), 3, c.filled()));
+                    if lines {
+                        chart
+                            .draw_series(LineSeries::new(pts.iter().copied(), c))
+                            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+                    }
+                }
+                chart
+                    .configure_series_labels()
+                    .background_style(WHITE.mix(0.8))
+                    .border_style(BLACK)
+                    .draw()
+                    .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            }};
+        }
+        let mut b = ChartBuilder::on(&root);
+        b.caption(title, ("sans-serif", 16))
+            .margin(10)
+            .x_label_area_size(35)
+            .y_label_area_size(60);
+        match (log_x, log_y) {
+            (true, true) => {
+                draw!(b.build_cartesian_2d((x0..x1).log_scale(), (y0..y1).log_scale())?)
+            }
+            (false, true) => draw!(b.build_cartesian_2d(x0..x1, (y0..y1).log_scale())?),
+            (true, false) => draw!(b.build_cartesian_2d((x0..x1).log_scale(), y0..y1)?),
+            (false, false) => draw!(b.build_cartesian_2d(x0..x1, y0..y1)?),
+        }
+        root.present().map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    }
+    let _ = write!(
+        page,
+        "<figure>{svg}<figcaption>{}</figcaption></figure>",
+        esc(title)
+    );
+    Ok(())
+}

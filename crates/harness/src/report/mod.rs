@@ -1,0 +1,192 @@
+//! Reports: one new directory per run, `<root>/<suite>/<timestamp>-<commit>/`:
+//!
+//! - `results.csv`: one row per matrix × method × rank × threads (see
+//!   [`crate::runner::Row`]), appended and flushed as each row finishes, so an
+//!   interrupted run keeps every finished row;
+//! - `spectra.csv`: the singular values of every matrix (from the reference SVD);
+//! - `run.json`: the machine, versions, seed, suite hash, GEMM rates, energy
+//!   meter and the raw timing samples (written at the start, rewritten at the end);
+//! - `summary.md`: the tables a person reads first;
+//! - `index.html`: one self-contained page of SVG plots ([`html`]).
+
+mod html;
+mod summary;
+
+pub use html::write_html;
+pub use summary::write_summary;
+
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use serde::Serialize;
+
+use crate::machine::Machine;
+use crate::power::Meter;
+use crate::runner::Row;
+use crate::suite::Suite;
+
+/// Writes a run's files as the run goes.
+pub struct ReportWriter {
+    dir: PathBuf,
+    results: csv::Writer<File>,
+    spectra: csv::Writer<File>,
+    record: RunRecord,
+}
+
+/// `run.json`.
+#[derive(Debug, Serialize)]
+struct RunRecord {
+    status: &'static str,
+    started: String,
+    finished: Option<String>,
+    suite: SuiteRecord,
+    machine: Machine,
+    energy_meter: String,
+    /// (threads, GFLOP/s) of faer's f32 GEMM, measured at the start of the run.
+    gemm_gflops: Vec<(usize, f64)>,
+    samples: Vec<SampleRecord>,
+}
+
+#[derive(Debug, Serialize)]
+struct SuiteRecord {
+    name: String,
+    path: String,
+    sha256: String,
+    seed: u64,
+    threads: Vec<usize>,
+    warmup: usize,
+    repeats: usize,
+    ranks: Vec<usize>,
+}
+
+#[derive(Debug, Serialize)]
+struct SampleRecord {
+    matrix: String,
+    method: String,
+    rank: usize,
+    threads: usize,
+    seconds: Vec<f64>,
+}
+
+impl ReportWriter {
+    /// Creates the run's directory (never reusing an existing one) and
+    /// writes `run.json` with status "running".
+    pub fn create(
+        root: &Path,
+        suite: &Suite,
+        machine: &Machine,
+        meter: &Meter,
+        gemm_gflops: &[(usize, f64)],
+    ) -> anyhow::Result<Self> {
+        let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+        let stamp: String = now.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
+        let parent = root.join(&suite.name);
+        let mut dir = parent.join(format!("{stamp}-{}", machine.git_commit));
+        let mut n = 2;
+        while dir.exists() {
+            dir = parent.join(format!("{stamp}-{}-{n}", machine.git_commit));
+            n += 1;
+        }
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create report directory {}", dir.display()))?;
+        let open = |name: &str| {
+            let path = dir.join(name);
+            csv::Writer::from_path(&path)
+                .with_context(|| format!("cannot create {}", path.display()))
+        };
+        let results = open("results.csv")?;
+        let mut spectra = open("spectra.csv")?;
+        spectra.write_record(["matrix", "j", "sigma"])?;
+        let record = RunRecord {
+            status: "running",
+            started: now,
+            finished: None,
+            suite: SuiteRecord {
+                name: suite.name.clone(),
+                path: suite.path.display().to_string(),
+                sha256: suite.hash.clone(),
+                seed: suite.seed,
+                threads: suite.threads.clone(),
+                warmup: suite.warmup,
+                repeats: suite.repeats,
+                ranks: suite.ranks.clone(),
+            },
+            machine: machine.clone(),
+            energy_meter: meter.describe(),
+            gemm_gflops: gemm_gflops.to_vec(),
+            samples: Vec::new(),
+        };
+        let writer = Self {
+            dir,
+            results,
+            spectra,
+            record,
+        };
+        writer.write_record()?;
+        Ok(writer)
+    }
+
+    /// The run's directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Appends a row to `results.csv` and flushes it to disk.
+    pub fn row(&mut self, row: &Row) -> anyhow::Result<()> {
+        self.results.serialize(row)?;
+        self.results.flush()?;
+        self.record.samples.push(SampleRecord {
+            matrix: row.matrix.clone(),
+            method: row.method.clone(),
+            rank: row.rank,
+            threads: row.threads,
+            seconds: row.samples_s.clone(),
+        });
+        Ok(())
+    }
+
+    /// Appends a matrix's singular values to `spectra.csv`.
+    pub fn spectrum(&mut self, matrix: &str, sigma: &[f64]) -> anyhow::Result<()> {
+        for (j, s) in sigma.iter().enumerate() {
+            self.spectra
+                .write_record([matrix, &(j + 1).to_string(), &format!("{s:e}")])?;
+        }
+        self.spectra.flush()?;
+        Ok(())
+    }
+
+    /// Rewrites `run.json` as complete; returns the directory.
+    pub fn finish(mut self) -> anyhow::Result<PathBuf> {
+        self.record.status = "complete";
+        self.record.finished =
+            Some(humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string());
+        self.write_record()?;
+        Ok(self.dir)
+    }
+
+    fn write_record(&self) -> anyhow::Result<()> {
+        let path = self.dir.join("run.json");
+        let mut f =
+            File::create(&path).with_context(|| format!("cannot write {}", path.display()))?;
+        serde_json::to_writer_pretty(&mut f, &self.record)?;
+        f.write_all(b"\n")?;
+        Ok(())
+    }
+}
+
+/// Reads the singular values back from `spectra.csv`: matrix → σ.
+pub fn read_spectra(dir: &Path) -> anyhow::Result<Vec<(String, Vec<f64>)>> {
+    let mut out: Vec<(String, Vec<f64>)> = Vec::new();
+    let mut r = csv::Reader::from_path(dir.join("spectra.csv"))?;
+    for rec in r.records() {
+        let rec = rec?;
+        let (name, s) = (rec[0].to_string(), rec[2].parse::<f64>()?);
+        match out.last_mut() {
+            Some((n, v)) if *n == name => v.push(s),
+            _ => out.push((name, vec![s])),
+        }
+    }
+    Ok(out)
+}

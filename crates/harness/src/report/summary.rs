@@ -1,0 +1,180 @@
+//! `summary.md`: the tables a person reads first.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use crate::runner::Row;
+use crate::suite::Suite;
+
+/// The accuracy levels of the "best method" table (err_fro at most).
+pub const LEVELS: [f64; 4] = [1.001, 1.01, 1.05, 1.2];
+
+/// Writes `summary.md` into `dir`.
+pub fn write_summary(dir: &Path, suite: &Suite, header: &str, rows: &[Row]) -> anyhow::Result<()> {
+    std::fs::write(dir.join("summary.md"), render(suite, header, rows))?;
+    Ok(())
+}
+
+fn ms(s: Option<f64>) -> String {
+    s.map_or("–".into(), |s| format!("{:.3}", s * 1e3))
+}
+
+fn num(x: Option<f64>, digits: usize) -> String {
+    x.map_or("–".into(), |x| format!("{x:.digits$}"))
+}
+
+fn bytes(b: Option<usize>) -> String {
+    b.map_or("–".into(), |b| {
+        format!("{:.2} MiB", b as f64 / (1 << 20) as f64)
+    })
+}
+
+/// The summary's Markdown.
+pub fn render(suite: &Suite, header: &str, rows: &[Row]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "# {}: summary\n", suite.name);
+    if let Some(d) = &suite.description {
+        let _ = writeln!(out, "{d}\n");
+    }
+    let _ = writeln!(out, "{header}\n");
+    let ok: Vec<&Row> = rows.iter().filter(|r| r.status == "ok").collect();
+
+    // Best method per shape, rank and thread count at each accuracy level.
+    let _ = writeln!(out, "## Fastest method per shape at each accuracy level\n");
+    let _ = writeln!(
+        out,
+        "Per shape (m×n as stored, side), rank k and thread count: the fastest method whose \
+         worst err_fro over the matrices of that shape is at most the level; time is the sum \
+         of median call times over those matrices, and ×svd its ratio to the full SVD's.\n"
+    );
+    // (rows, cols, side, rank, threads) → method → (total time, worst err_fro)
+    type Shape<'a> = (usize, usize, &'a str, usize, usize);
+    let mut groups: BTreeMap<Shape, BTreeMap<&str, (f64, f64)>> = BTreeMap::new();
+    for r in &ok {
+        let (Some(t), Some(e)) = (r.time_median_s, r.err_fro) else {
+            continue;
+        };
+        let g = groups
+            .entry((r.rows, r.cols, r.side, r.rank, r.threads))
+            .or_default();
+        let entry = g.entry(r.method.as_str()).or_insert((0.0, 0.0));
+        entry.0 += t;
+        entry.1 = entry.1.max(e);
+    }
+    let mut head = String::from("| shape | side | k | threads |");
+    let mut rule = String::from("|---|---|---|---|");
+    for l in LEVELS {
+        let _ = write!(head, " err_fro ≤ {l} |");
+        rule.push_str("---|");
+    }
+    let _ = writeln!(out, "{head}\n{rule}");
+    for ((m, n, side, k, threads), methods) in &groups {
+        let svd_time = methods.get("svd").map(|x| x.0);
+        let _ = write!(out, "| {m}×{n} | {side} | {k} | {threads} |");
+        for level in LEVELS {
+            let best = methods
+                .iter()
+                .filter(|(_, (_, e))| *e <= level)
+                .min_by(|a, b| a.1.0.total_cmp(&b.1.0));
+            match best {
+                Some((name, (t, _))) => {
+                    let ratio = svd_time.map_or(String::new(), |s| format!(", {:.2}×svd", t / s));
+                    let _ = write!(out, " {name} ({:.2} ms{ratio}) |", t * 1e3);
+                }
+                None => out.push_str(" none |"),
+            }
+        }
+        out.push('\n');
+    }
+
+    // Every row, matrix by matrix.
+    let _ = writeln!(out, "\n## Every result\n");
+    let _ = writeln!(
+        out,
+        "Time: median of {} calls after {} warm-up(s). ×svd: time and err_fro relative to the \
+         full SVD on the same matrix, rank and threads. %GEMM: the method's own flop rate over \
+         faer's GEMM rate measured in this run.\n",
+        suite.repeats, suite.warmup
+    );
+    let svd: BTreeMap<(&str, usize, usize), &Row> = ok
+        .iter()
+        .filter(|r| r.plugin == "svd")
+        .map(|r| ((r.matrix.as_str(), r.rank, r.threads), *r))
+        .collect();
+    let mut current = "";
+    for r in &ok {
+        if r.matrix != current {
+            current = &r.matrix;
+            let _ = writeln!(
+                out,
+                "\n### {} ({}×{}, basis on the {} side)\n",
+                r.matrix, r.rows, r.cols, r.side
+            );
+            let _ = writeln!(
+                out,
+                "| method | k | thr | time ms | time ×svd | err_fro | err ×svd | err_spec | sin θ | ortho | HMT | GFLOP/s | %GEMM | peak heap | predicted | J/call |"
+            );
+            let _ = writeln!(
+                out,
+                "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+            );
+        }
+        let base = svd.get(&(r.matrix.as_str(), r.rank, r.threads));
+        let ratio = |a: Option<f64>, b: Option<f64>| match (a, b) {
+            (Some(a), Some(b)) if b > 0.0 => format!("{:.3}", a / b),
+            _ => "–".into(),
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            r.method,
+            r.rank,
+            r.threads,
+            ms(r.time_median_s),
+            ratio(r.time_median_s, base.and_then(|b| b.time_median_s)),
+            num(r.err_fro, 4),
+            ratio(r.err_fro, base.and_then(|b| b.err_fro)),
+            num(r.err_spec, 4),
+            r.sin_theta.map_or("–".into(), |x| format!("{x:.2e}")),
+            r.ortho.map_or("–".into(), |x| format!("{x:.1e}")),
+            match r.hmt_holds {
+                Some(true) => "holds",
+                Some(false) => "EXCEEDED",
+                None => "–",
+            },
+            num(r.gflops, 1),
+            r.gemm_fraction
+                .map_or("–".into(), |f| format!("{:.0}%", f * 100.0)),
+            bytes(r.peak_heap_bytes),
+            bytes(r.predicted_bytes),
+            r.energy_j
+                .map_or("unavailable".into(), |j| format!("{j:.3}")),
+        );
+    }
+    if let Some(r) = ok.iter().find(|r| r.energy_j.is_none()) {
+        let _ = writeln!(out, "\nEnergy unavailable: {}", r.energy_note);
+    }
+
+    let failed: Vec<&Row> = rows.iter().filter(|r| r.status != "ok").collect();
+    if !failed.is_empty() {
+        let _ = writeln!(out, "\n## Rows that did not run\n");
+        let _ = writeln!(
+            out,
+            "| matrix | method | k | threads | status | why |\n|---|---|---|---|---|---|"
+        );
+        for r in failed {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} |",
+                r.matrix,
+                r.method,
+                r.rank,
+                r.threads,
+                r.status,
+                r.error.replace('|', "\\|").replace('\n', " ")
+            );
+        }
+    }
+    out
+}

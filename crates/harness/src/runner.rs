@@ -1,0 +1,552 @@
+//! Runs a suite: every matrix × method × rank × thread count, measuring time,
+//! heap memory, energy and accuracy, and writing each row as it finishes.
+//!
+//! Per (matrix, method, rank, threads): `warmup` untimed calls (at least
+//! one), then `repeats` timed calls (the first also measures the peak heap
+//! through the [`HeapProbe`]) inside a rayon pool of that many threads; the energy meter is
+//! read around the timed calls. Every call gets a fresh `Context` with the
+//! suite's seed, so every repeat computes the same basis, and the accuracy
+//! figures come from it, against the f64 reference SVD of the matrix
+//! (computed once per matrix). Failures (a file that does not load, a rank
+//! larger than the matrix, an unavailable backend, a numerical failure)
+//! become rows with a status and the reason; the run goes on.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use faer::{Mat, MatRef, Par};
+use serde::Serialize;
+use subspace::metrics::{self, Accuracy};
+use subspace::reference::ReferenceSvd;
+use subspace::{Context, Registry, SubspaceMethod};
+
+use crate::machine::Machine;
+use crate::power::{self, Meter};
+use crate::report::{self, ReportWriter};
+use crate::source::{self, Tensors};
+use crate::suite::{MatrixJob, MethodJob, Side, Suite};
+
+/// Peak heap bytes of a region, from a counting global allocator.
+pub trait HeapProbe: Sync {
+    /// Starts a region: the peak becomes the current live bytes.
+    fn reset(&self);
+    /// Peak live bytes since `reset`, minus the live bytes at `reset`.
+    fn peak_bytes(&self) -> usize;
+}
+
+/// How to run.
+pub struct RunOptions<'a> {
+    /// Reports go to `<root>/<suite>/<timestamp>-<commit>/`.
+    pub root: PathBuf,
+    /// The heap probe; `None` reports the heap as unmeasured.
+    pub heap: Option<&'a dyn HeapProbe>,
+    /// Draw a progress bar on a terminal.
+    pub progress: bool,
+}
+
+/// One result row: a matrix, a method, a rank and a thread count.
+#[derive(Debug, Clone, Serialize)]
+pub struct Row {
+    pub suite: String,
+    pub matrix: String,
+    pub source: String,
+    /// Shape of the matrix as stored.
+    pub rows: usize,
+    pub cols: usize,
+    /// "left": the basis of A; "right": the basis of Aᵀ (GaLore's short side).
+    pub side: &'static str,
+    pub method: String,
+    pub plugin: String,
+    pub params: String,
+    pub rank: usize,
+    pub threads: usize,
+    pub seed: u64,
+    /// "ok", or "error", "unavailable", "skipped" with `error` saying why.
+    pub status: &'static str,
+    pub error: String,
+    pub time_median_s: Option<f64>,
+    pub time_min_s: Option<f64>,
+    pub time_max_s: Option<f64>,
+    pub flops: Option<f64>,
+    pub gflops: Option<f64>,
+    /// faer's GEMM rate at this thread count, measured in this run.
+    pub gemm_gflops: Option<f64>,
+    pub gemm_fraction: Option<f64>,
+    pub peak_heap_bytes: Option<usize>,
+    pub predicted_bytes: Option<usize>,
+    /// Energy of one call in joules, and mean power in watts.
+    pub energy_j: Option<f64>,
+    pub power_w: Option<f64>,
+    pub energy_note: String,
+    pub err_fro: Option<f64>,
+    pub err_spec: Option<f64>,
+    pub sin_theta: Option<f64>,
+    pub energy: Option<f64>,
+    pub ortho: Option<f64>,
+    pub hmt_fro_bound: Option<f64>,
+    pub hmt_spec_bound: Option<f64>,
+    /// Whether the residuals are within the HMT expected-error bounds (empty
+    /// for exact methods).
+    pub hmt_holds: Option<bool>,
+    pub iterations: Option<usize>,
+    pub products: Option<usize>,
+    pub converged: Option<bool>,
+    /// Raw timing samples in seconds (run.json only).
+    #[serde(skip)]
+    pub samples_s: Vec<f64>,
+}
+
+/// What a run produced.
+#[derive(Debug)]
+pub struct RunOutput {
+    pub dir: PathBuf,
+    pub rows: Vec<Row>,
+}
+
+/// Runs `suite`, writing its report; rows already written survive an
+/// interruption.
+pub fn run(suite: &Suite, registry: &Registry, opts: &RunOptions<'_>) -> anyhow::Result<RunOutput> {
+    let threads_max = suite.threads.iter().copied().max().unwrap_or(1);
+    let machine = Machine::probe(threads_max);
+    let mut meter = power::detect(Path::new("/sys/class/powercap"));
+    let gemm_rates: Vec<(usize, f64)> = suite
+        .threads
+        .iter()
+        .map(|&t| (t, measure_gemm_rate(t)))
+        .collect();
+    let mut writer = ReportWriter::create(&opts.root, suite, &machine, &meter, &gemm_rates)?;
+
+    let bar = progress_bar(opts.progress);
+    let per_matrix = (suite.methods.len() * suite.ranks.len() * suite.threads.len()) as u64;
+    bar.set_length(per_matrix * suite.matrices.len() as u64);
+
+    let mut rows = Vec::new();
+    for job in &suite.matrices {
+        let loaded = match load(job, suite.side) {
+            Ok(l) => l,
+            Err(message) => {
+                let row = failed_row(suite, job_name(job), job_source(job), "error", message);
+                writer.row(&row)?;
+                rows.push(row);
+                bar.inc(per_matrix);
+                continue;
+            }
+        };
+        bar.inc_length(per_matrix * loaded.len().saturating_sub(1) as u64);
+        for m in loaded {
+            bar.set_message(m.name.clone());
+            let input = m.input();
+            let reference = ReferenceSvd::new(input, Par::rayon(0))
+                .map_err(|e| anyhow::anyhow!("reference SVD of {}: {e}", m.name))?;
+            for method_job in &suite.methods {
+                for &rank in &suite.ranks {
+                    for (&threads, &(_, gemm)) in suite.threads.iter().zip(&gemm_rates) {
+                        let row = measure(
+                            suite, registry, &m, &reference, method_job, rank, threads, gemm,
+                            &mut meter, opts.heap,
+                        );
+                        writer.row(&row)?;
+                        rows.push(row);
+                        bar.inc(1);
+                    }
+                }
+            }
+            writer.spectrum(&m.name, reference.singular_values())?;
+        }
+    }
+    bar.finish_and_clear();
+    let dir = writer.finish()?;
+    let header = run_header(&dir, suite, &machine, &meter);
+    report::write_summary(&dir, suite, &header, &rows)?;
+    report::write_html(&dir, suite, &header, &rows)?;
+    Ok(RunOutput { dir, rows })
+}
+
+/// A loaded matrix and the side its basis is asked for.
+struct Loaded {
+    name: String,
+    source: String,
+    matrix: Mat<f32>,
+    /// Pass Aᵀ (GaLore's right side).
+    transpose: bool,
+}
+
+impl Loaded {
+    fn input(&self) -> MatRef<'_, f32> {
+        if self.transpose {
+            self.matrix.transpose()
+        } else {
+            self.matrix.as_ref()
+        }
+    }
+}
+
+fn load(job: &MatrixJob, side: Side) -> Result<Vec<Loaded>, String> {
+    let pick = |name: String, source: String, matrix: Mat<f32>| {
+        let transpose = side == Side::Short && matrix.nrows() > matrix.ncols();
+        Loaded {
+            name,
+            source,
+            matrix,
+            transpose,
+        }
+    };
+    match job {
+        MatrixJob::Generated {
+            name,
+            rows,
+            cols,
+            spectrum,
+            seed,
+        } => {
+            let a = subspace::generate::with_spectrum(*rows, *cols, *spectrum, *seed);
+            Ok(vec![pick(name.clone(), "generated".into(), a)])
+        }
+        MatrixJob::File { path, tensors } => {
+            let tensors =
+                Tensors::parse(tensors.as_deref().unwrap_or("")).map_err(|e| e.to_string())?;
+            let loaded = source::load_file(path, &tensors, false).map_err(|e| e.to_string())?;
+            for note in &loaded.notes {
+                eprintln!("note: {note}");
+            }
+            Ok(loaded
+                .matrices
+                .into_iter()
+                .map(|m| {
+                    let stem = m
+                        .source
+                        .file_stem()
+                        .map(|s| s.to_string_lossy().into_owned());
+                    let name = match stem {
+                        Some(stem) if stem != m.name => format!("{stem}:{}", m.name),
+                        _ => m.name.clone(),
+                    };
+                    pick(name, m.source.display().to_string(), m.matrix)
+                })
+                .collect())
+        }
+    }
+}
+
+fn job_name(job: &MatrixJob) -> String {
+    match job {
+        MatrixJob::Generated { name, .. } => name.clone(),
+        MatrixJob::File { path, .. } => path.display().to_string(),
+    }
+}
+
+fn job_source(job: &MatrixJob) -> String {
+    match job {
+        MatrixJob::Generated { .. } => "generated".into(),
+        MatrixJob::File { path, .. } => path.display().to_string(),
+    }
+}
+
+fn failed_row(
+    suite: &Suite,
+    matrix: String,
+    source: String,
+    status: &'static str,
+    error: String,
+) -> Row {
+    Row {
+        suite: suite.name.clone(),
+        matrix,
+        source,
+        rows: 0,
+        cols: 0,
+        side: "left",
+        method: String::new(),
+        plugin: String::new(),
+        params: String::new(),
+        rank: 0,
+        threads: 0,
+        seed: suite.seed,
+        status,
+        error,
+        time_median_s: None,
+        time_min_s: None,
+        time_max_s: None,
+        flops: None,
+        gflops: None,
+        gemm_gflops: None,
+        gemm_fraction: None,
+        peak_heap_bytes: None,
+        predicted_bytes: None,
+        energy_j: None,
+        power_w: None,
+        energy_note: String::new(),
+        err_fro: None,
+        err_spec: None,
+        sin_theta: None,
+        energy: None,
+        ortho: None,
+        hmt_fro_bound: None,
+        hmt_spec_bound: None,
+        hmt_holds: None,
+        iterations: None,
+        products: None,
+        converged: None,
+        samples_s: Vec::new(),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn measure(
+    suite: &Suite,
+    registry: &Registry,
+    m: &Loaded,
+    reference: &ReferenceSvd,
+    job: &MethodJob,
+    rank: usize,
+    threads: usize,
+    gemm_gflops: f64,
+    meter: &mut Meter,
+    heap: Option<&dyn HeapProbe>,
+) -> Row {
+    let a = m.input();
+    let mut row = failed_row(suite, m.name.clone(), m.source.clone(), "ok", String::new());
+    row.rows = m.matrix.nrows();
+    row.cols = m.matrix.ncols();
+    row.side = if m.transpose { "right" } else { "left" };
+    row.method = job.label.clone();
+    row.plugin = job.plugin.clone();
+    row.params = inline_params(&job.params);
+    row.rank = rank;
+    row.threads = threads;
+    row.gemm_gflops = Some(gemm_gflops);
+
+    let method = match registry.build(&job.plugin, &job.params) {
+        Ok(method) => method,
+        Err(e) => return with_status(row, "error", e.to_string()),
+    };
+    if let Err(reason) = method.availability() {
+        return with_status(row, "unavailable", reason);
+    }
+    let (rows_in, cols_in) = a.shape();
+    if rank > rows_in.min(cols_in) {
+        return with_status(
+            row,
+            "skipped",
+            format!(
+                "rank {rank} > min(m, n) = {} for this {rows_in}×{cols_in} input",
+                rows_in.min(cols_in)
+            ),
+        );
+    }
+    row.predicted_bytes = Some(method.workspace_bytes(rows_in, cols_in, rank));
+
+    let pool = match rayon::ThreadPoolBuilder::new().num_threads(threads).build() {
+        Ok(pool) => pool,
+        Err(e) => return with_status(row, "error", format!("cannot start {threads} threads: {e}")),
+    };
+    let par = if threads == 1 {
+        Par::Seq
+    } else {
+        Par::rayon(threads)
+    };
+    let call = |method: &dyn SubspaceMethod| {
+        let mut ctx = Context::new(suite.seed).with_par(par);
+        method.left_basis(a, rank, &mut ctx)
+    };
+
+    type Measured = (
+        subspace::Basis,
+        Vec<f64>,
+        Option<usize>,
+        Result<Vec<power::Energy>, String>,
+    );
+    let result = pool.install(|| -> Result<Measured, String> {
+        // At least one untimed call: first calls allocate per-thread GEMM
+        // buffers (tens of MiB) that belong to no method.
+        for _ in 0..suite.warmup.max(1) {
+            call(method.as_ref()).map_err(|e| e.to_string())?;
+        }
+        // The meter is read around the timed calls, outside each call's
+        // timing; the heap peak is that of the first timed call.
+        let region = meter.begin().map_err(|e| e.to_string());
+        let mut samples = Vec::with_capacity(suite.repeats);
+        let mut last = None;
+        let mut peak = None;
+        for i in 0..suite.repeats {
+            if i == 0 {
+                heap.inspect(|h| h.reset());
+            }
+            let start = Instant::now();
+            let basis = call(method.as_ref()).map_err(|e| e.to_string())?;
+            samples.push(start.elapsed().as_secs_f64());
+            if i == 0 {
+                peak = heap.map(|h| h.peak_bytes());
+            }
+            last = Some(basis);
+        }
+        let energy = region.and_then(|r| meter.end(r).map_err(|e| e.to_string()));
+        Ok((last.expect("repeats ≥ 1"), samples, peak, energy))
+    });
+    let (basis, samples, peak, energy) = match result {
+        Ok(r) => r,
+        Err(e) => return with_status(row, "error", e),
+    };
+    let mut sorted = samples.clone();
+    sorted.sort_by(f64::total_cmp);
+    let median = sorted[sorted.len() / 2];
+    row.time_median_s = Some(median);
+    row.time_min_s = sorted.first().copied();
+    row.time_max_s = sorted.last().copied();
+    row.samples_s = samples;
+    row.flops = Some(basis.info.flops);
+    if median > 0.0 {
+        let gflops = basis.info.flops / median / 1e9;
+        row.gflops = Some(gflops);
+        row.gemm_fraction = Some(gflops / gemm_gflops);
+    }
+    row.peak_heap_bytes = peak;
+    row.iterations = Some(basis.info.iterations);
+    row.products = Some(basis.info.products);
+    row.converged = Some(basis.info.converged);
+    match energy {
+        Ok(readings) => {
+            let joules: f64 = readings.iter().map(|e| e.joules).sum();
+            let seconds = readings.first().map_or(0.0, |e| e.seconds);
+            row.energy_j = Some(joules / suite.repeats as f64);
+            row.power_w = (seconds > 0.0).then(|| joules / seconds);
+            row.energy_note = readings
+                .iter()
+                .map(|e| e.meter.clone())
+                .collect::<Vec<_>>()
+                .join(" + ");
+        }
+        Err(reason) => row.energy_note = reason,
+    }
+
+    match metrics::accuracy(reference, basis.q.as_ref(), Par::rayon(0)) {
+        Ok(acc) => fill_accuracy(
+            &mut row,
+            &acc,
+            reference,
+            method.guarantee(rows_in, cols_in, rank),
+        ),
+        Err(e) => return with_status(row, "error", format!("accuracy: {e}")),
+    }
+    row
+}
+
+fn fill_accuracy(row: &mut Row, acc: &Accuracy, reference: &ReferenceSvd, g: subspace::Guarantee) {
+    row.err_fro = Some(acc.err_fro);
+    row.err_spec = Some(acc.err_spec);
+    row.sin_theta = Some(acc.sin_theta);
+    row.energy = Some(acc.energy);
+    row.ortho = Some(acc.ortho);
+    if let Some(b) = metrics::bound_for(reference.singular_values(), g) {
+        row.hmt_fro_bound = b.fro;
+        row.hmt_spec_bound = Some(b.spec);
+        // Up to roundoff: an exactly low-rank input has bounds of zero.
+        let (m, n) = reference.a().shape();
+        let floor = metrics::roundoff(m, n, reference.norm_fro());
+        let fro_ok = b.fro.is_none_or(|f| acc.residual_fro <= f + floor);
+        row.hmt_holds = Some(fro_ok && acc.residual_spec <= b.spec + floor);
+    }
+}
+
+fn with_status(mut row: Row, status: &'static str, error: String) -> Row {
+    row.status = status;
+    row.error = error;
+    row
+}
+
+/// Params as one line of inline TOML, keys sorted.
+pub fn inline_params(params: &toml::Table) -> String {
+    let mut keys: Vec<&String> = params.keys().collect();
+    keys.sort();
+    keys.iter()
+        .map(|k| format!("{k}={}", params[k.as_str()]))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// faer's f32 GEMM rate at `threads` threads (GFLOP/s): the median of 5
+/// products of 1024×1024 by 1024×256, the shape class of a sketch.
+pub fn measure_gemm_rate(threads: usize) -> f64 {
+    let (m, k, n) = (1024, 1024, 256);
+    let a = subspace::generate::gaussian(m, k, 1);
+    let b = subspace::generate::gaussian(k, n, 2);
+    let par = if threads == 1 {
+        Par::Seq
+    } else {
+        Par::rayon(threads)
+    };
+    let go = || {
+        let mut c = Mat::<f32>::zeros(m, n);
+        let mut times = Vec::new();
+        for _ in 0..6 {
+            let start = Instant::now();
+            faer::linalg::matmul::matmul(
+                c.as_mut(),
+                faer::Accum::Replace,
+                a.as_ref(),
+                b.as_ref(),
+                1.0,
+                par,
+            );
+            times.push(start.elapsed().as_secs_f64());
+        }
+        times
+    };
+    let mut times = match rayon::ThreadPoolBuilder::new().num_threads(threads).build() {
+        Ok(pool) => pool.install(go),
+        Err(_) => go(),
+    };
+    times.remove(0); // warm-up
+    times.sort_by(f64::total_cmp);
+    2.0 * (m * k * n) as f64 / times[times.len() / 2] / 1e9
+}
+
+fn progress_bar(enabled: bool) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if !enabled || !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(0);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{bar:30} {pos}/{len} [{elapsed_precise} < {eta_precise}] {msg}",
+    ) {
+        bar.set_style(style);
+    }
+    bar
+}
+
+/// One paragraph naming the run, the machine and the versions.
+fn run_header(dir: &Path, suite: &Suite, machine: &Machine, meter: &Meter) -> String {
+    let gpu = if machine.gpus.is_empty() {
+        format!(
+            "no GPU ({})",
+            machine.gpu_note.as_deref().unwrap_or("none found")
+        )
+    } else {
+        format!(
+            "{} (driver {})",
+            machine.gpus.join(", "),
+            machine.gpu_driver.as_deref().unwrap_or("?")
+        )
+    };
+    format!(
+        "Run {} of suite {} (sha256 {}…), seed {}, commit {}, lab {}, {}. Machine: {}, {} logical \
+         cores, {:.1} GiB RAM, {} (kernel {}), {}. Energy: {}.",
+        dir.file_name()
+            .map(|s| s.to_string_lossy())
+            .unwrap_or_default(),
+        suite.path.display(),
+        &suite.hash[..12],
+        suite.seed,
+        machine.git_commit,
+        machine.lab_version,
+        machine.rustc,
+        machine.cpu_model,
+        machine.logical_cores,
+        machine.ram_bytes.unwrap_or(0) as f64 / (1u64 << 30) as f64,
+        machine.os,
+        machine.kernel,
+        gpu,
+        meter.describe(),
+    )
+}

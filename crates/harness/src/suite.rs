@@ -1,0 +1,386 @@
+//! Suites: what a run measures, read from TOML and validated before anything
+//! runs.
+//!
+//! ```toml
+//! seed = 0                 # seeds every method's Context (default 0)
+//! threads = [1, 2]         # threads inside one call (default [1])
+//! warmup = 1               # untimed calls before timing (default 1)
+//! repeats = 5              # timed calls (default 3)
+//! ranks = [32, 128]
+//! side = "short"           # "short" (GaLore: the basis of Aᵀ when m > n) or "left"
+//!
+//! [[matrix]]
+//! source = "generated"
+//! name = "poly-512x1376"   # optional
+//! rows = 512
+//! cols = 1376
+//! spectrum = { kind = "polynomial", power = 1.0 }
+//!
+//! [[matrix]]
+//! source = "files"
+//! path = "data/grads/*.safetensors"   # a path or glob, relative to the working directory
+//! tensors = "*mlp*"                   # optional glob on tensor names
+//!
+//! [[method]]
+//! plugin = "rrf"
+//! params = { power_iters = [0, 1, 2] } # an array value is a sweep: three methods
+//! ```
+//!
+//! [`Suite::load`] rejects, naming the file and the fix: TOML syntax errors
+//! (with line and column), unknown keys (listing the known ones), unknown
+//! plugins and params (listing the registered ones), and file sources that
+//! match no file.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use subspace::Registry;
+use subspace::generate::Spectrum;
+
+/// A suite file as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SuiteFile {
+    name: Option<String>,
+    description: Option<String>,
+    #[serde(default)]
+    seed: u64,
+    #[serde(default = "default_threads")]
+    threads: Vec<usize>,
+    #[serde(default = "default_warmup")]
+    warmup: usize,
+    #[serde(default = "default_repeats")]
+    repeats: usize,
+    ranks: Vec<usize>,
+    #[serde(default)]
+    side: Side,
+    #[serde(rename = "matrix", default)]
+    matrices: Vec<MatrixSpec>,
+    #[serde(rename = "method", default)]
+    methods: Vec<MethodSpec>,
+}
+
+fn default_threads() -> Vec<usize> {
+    vec![1]
+}
+fn default_warmup() -> usize {
+    1
+}
+fn default_repeats() -> usize {
+    3
+}
+
+/// Which side's subspace a matrix is asked for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    /// GaLore's rule: the left basis when m ≤ n, else the left basis of Aᵀ
+    /// (that is, A's right basis), so the basis is always on the short side.
+    #[default]
+    Short,
+    /// Always the left basis of A.
+    Left,
+}
+
+/// One `[[matrix]]` entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "source", rename_all = "lowercase", deny_unknown_fields)]
+pub enum MatrixSpec {
+    /// A matrix with a prescribed spectrum (`subspace::generate`).
+    Generated {
+        name: Option<String>,
+        rows: usize,
+        cols: usize,
+        spectrum: Spectrum,
+        /// Seed of the singular vectors (default: the entry's index).
+        seed: Option<u64>,
+    },
+    /// Every 2-D tensor of the `.safetensors` and `.npy` files a path or glob
+    /// names.
+    Files {
+        path: String,
+        tensors: Option<String>,
+    },
+}
+
+/// One `[[method]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MethodSpec {
+    plugin: String,
+    label: Option<String>,
+    #[serde(default)]
+    params: toml::Table,
+}
+
+/// One method of a validated suite: a plugin and scalar params.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MethodJob {
+    /// `plugin` or `plugin[key=value,…]` with the swept keys, or the label.
+    pub label: String,
+    pub plugin: String,
+    pub params: toml::Table,
+}
+
+/// One matrix source of a validated suite.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MatrixJob {
+    Generated {
+        name: String,
+        rows: usize,
+        cols: usize,
+        spectrum: Spectrum,
+        seed: u64,
+    },
+    /// One file; `tensors` filters tensor names.
+    File {
+        path: PathBuf,
+        tensors: Option<String>,
+    },
+}
+
+/// A validated suite.
+#[derive(Debug, Clone)]
+pub struct Suite {
+    pub name: String,
+    pub description: Option<String>,
+    pub path: PathBuf,
+    /// SHA-256 of the file's bytes, hex: identifies the suite in a record.
+    pub hash: String,
+    pub seed: u64,
+    pub threads: Vec<usize>,
+    pub warmup: usize,
+    pub repeats: usize,
+    pub ranks: Vec<usize>,
+    pub side: Side,
+    pub matrices: Vec<MatrixJob>,
+    pub methods: Vec<MethodJob>,
+}
+
+/// A suite that cannot run, with the file and the fix in the message.
+#[derive(Debug, thiserror::Error)]
+pub enum SuiteError {
+    #[error("cannot read suite {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("suite {path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+impl Suite {
+    /// Reads and validates a suite against the plugins of `registry`.
+    pub fn load(path: &Path, registry: &Registry) -> Result<Self, SuiteError> {
+        let bytes = std::fs::read(path).map_err(|source| SuiteError::Read {
+            path: path.into(),
+            source,
+        })?;
+        let text = String::from_utf8_lossy(&bytes);
+        Self::parse(path, &text, registry)
+    }
+
+    /// Validates suite text (`path` names it in errors and resolves nothing).
+    pub fn parse(path: &Path, text: &str, registry: &Registry) -> Result<Self, SuiteError> {
+        let invalid = |message: String| SuiteError::Invalid {
+            path: path.into(),
+            message,
+        };
+        let file: SuiteFile = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
+
+        if file.ranks.is_empty() || file.ranks.contains(&0) {
+            return Err(invalid(
+                "`ranks` must list at least one rank, each ≥ 1".into(),
+            ));
+        }
+        if file.threads.is_empty() || file.threads.contains(&0) {
+            return Err(invalid(
+                "`threads` must list at least one thread count, each ≥ 1".into(),
+            ));
+        }
+        if file.repeats == 0 {
+            return Err(invalid("`repeats` must be ≥ 1".into()));
+        }
+        if file.matrices.is_empty() {
+            return Err(invalid(
+                "no `[[matrix]]` entries: add at least one source".into(),
+            ));
+        }
+        if file.methods.is_empty() {
+            return Err(invalid(
+                "no `[[method]]` entries: add at least one plugin".into(),
+            ));
+        }
+
+        let mut methods = Vec::new();
+        for (i, spec) in file.methods.iter().enumerate() {
+            for (label, params) in expand_sweep(spec) {
+                registry.build(&spec.plugin, &params).map_err(|e| {
+                    invalid(format!(
+                        "[[method]] #{} (plugin = {:?}): {e}",
+                        i + 1,
+                        spec.plugin
+                    ))
+                })?;
+                methods.push(MethodJob {
+                    label,
+                    plugin: spec.plugin.clone(),
+                    params,
+                });
+            }
+        }
+        let mut labels = std::collections::HashSet::new();
+        for m in &methods {
+            if !labels.insert(&m.label) {
+                return Err(invalid(format!(
+                    "two methods are labelled {:?}; give one a different `label`",
+                    m.label
+                )));
+            }
+        }
+
+        let mut matrices = Vec::new();
+        for (i, spec) in file.matrices.iter().enumerate() {
+            match spec {
+                MatrixSpec::Generated {
+                    name,
+                    rows,
+                    cols,
+                    spectrum,
+                    seed,
+                } => {
+                    if *rows == 0 || *cols == 0 {
+                        return Err(invalid(format!(
+                            "[[matrix]] #{}: a generated matrix needs rows ≥ 1 and cols ≥ 1",
+                            i + 1
+                        )));
+                    }
+                    let name = name
+                        .clone()
+                        .unwrap_or_else(|| format!("{}-{rows}x{cols}", spectrum_name(spectrum)));
+                    let seed = seed.unwrap_or(i as u64);
+                    matrices.push(MatrixJob::Generated {
+                        name,
+                        rows: *rows,
+                        cols: *cols,
+                        spectrum: *spectrum,
+                        seed,
+                    });
+                }
+                MatrixSpec::Files {
+                    path: pattern,
+                    tensors,
+                } => {
+                    if let Some(t) = tensors {
+                        glob::Pattern::new(t).map_err(|e| {
+                            invalid(format!("[[matrix]] #{}: tensors = {t:?}: {e}", i + 1))
+                        })?;
+                    }
+                    let paths = glob::glob(pattern)
+                        .map_err(|e| {
+                            invalid(format!("[[matrix]] #{}: path = {pattern:?}: {e}", i + 1))
+                        })?
+                        .filter_map(Result::ok)
+                        .filter(|p| p.is_file())
+                        .collect::<Vec<_>>();
+                    if paths.is_empty() {
+                        let cwd = std::env::current_dir().unwrap_or_default();
+                        return Err(invalid(format!(
+                            "[[matrix]] #{}: path = {pattern:?} matches no file (relative to {}); \
+                             check the path, or record gradients first",
+                            i + 1,
+                            cwd.display()
+                        )));
+                    }
+                    for p in paths {
+                        matrices.push(MatrixJob::File {
+                            path: p,
+                            tensors: tensors.clone(),
+                        });
+                    }
+                }
+            }
+        }
+
+        let name = file.name.clone().unwrap_or_else(|| {
+            path.file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "suite".into())
+        });
+        Ok(Suite {
+            name,
+            description: file.description,
+            path: path.into(),
+            hash: sha256_hex(text.as_bytes()),
+            seed: file.seed,
+            threads: file.threads,
+            warmup: file.warmup,
+            repeats: file.repeats,
+            ranks: file.ranks,
+            side: file.side,
+            matrices,
+            methods,
+        })
+    }
+}
+
+/// Short name of a spectrum, for generated matrices' default names.
+pub fn spectrum_name(s: &Spectrum) -> String {
+    match *s {
+        Spectrum::Exponential { rate } => format!("exp{rate}"),
+        Spectrum::Polynomial { power } => format!("poly{power}"),
+        Spectrum::Gap { k, ratio } => format!("gap{k}r{ratio}"),
+        Spectrum::Rank { r } => format!("rank{r}"),
+        Spectrum::Flat => "flat".into(),
+    }
+}
+
+/// Expands array-valued params into one method per combination.
+fn expand_sweep(spec: &MethodSpec) -> Vec<(String, toml::Table)> {
+    let mut combos: Vec<(Vec<String>, toml::Table)> = vec![(Vec::new(), toml::Table::new())];
+    // BTreeMap: a stable order of swept keys whatever the file's order.
+    let sorted: BTreeMap<&String, &toml::Value> = spec.params.iter().collect();
+    for (key, value) in sorted {
+        let values: Vec<&toml::Value> = match value {
+            toml::Value::Array(items) => items.iter().collect(),
+            v => vec![v],
+        };
+        let swept = matches!(value, toml::Value::Array(_));
+        combos = combos
+            .into_iter()
+            .flat_map(|(tags, table)| {
+                values.iter().map(move |v| {
+                    let mut t = table.clone();
+                    t.insert(key.clone(), (*v).clone());
+                    let mut tags = tags.clone();
+                    if swept {
+                        tags.push(format!("{key}={v}"));
+                    }
+                    (tags, t)
+                })
+            })
+            .collect();
+    }
+    let base = spec.label.clone().unwrap_or_else(|| spec.plugin.clone());
+    combos
+        .into_iter()
+        .map(|(tags, table)| {
+            let label = if tags.is_empty() {
+                base.clone()
+            } else {
+                format!("{base}[{}]", tags.join(","))
+            };
+            (label, table)
+        })
+        .collect()
+}
+
+/// SHA-256 of `bytes`, lower-case hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}

@@ -1,0 +1,235 @@
+//! Suites are validated before anything runs; runs write rows as they go;
+//! the gate catches every kind of regression.
+
+use std::path::Path;
+
+use harness::check;
+use harness::runner::{self, RunOptions};
+use harness::suite::{MatrixJob, Suite};
+use subspace::Registry;
+
+fn registry() -> Registry {
+    let mut r = Registry::new();
+    r.register::<svd::Svd>().unwrap();
+    r.register::<rrf::Rrf>().unwrap();
+    r
+}
+
+fn parse(text: &str) -> Result<Suite, String> {
+    Suite::parse(Path::new("suites/t.toml"), text, &registry()).map_err(|e| e.to_string())
+}
+
+const GOOD: &str = r#"
+seed = 3
+ranks = [2, 4]
+
+[[matrix]]
+source = "generated"
+rows = 30
+cols = 20
+spectrum = { kind = "exponential", rate = 0.3 }
+
+[[method]]
+plugin = "svd"
+
+[[method]]
+plugin = "rrf"
+params = { power_iters = [0, 1], oversample = 5 }
+"#;
+
+#[test]
+fn a_good_suite_expands_sweeps_and_takes_defaults() {
+    let s = parse(GOOD).unwrap();
+    assert_eq!(
+        (
+            s.name.as_str(),
+            s.seed,
+            s.threads.as_slice(),
+            s.warmup,
+            s.repeats
+        ),
+        ("t", 3, &[1][..], 1, 3)
+    );
+    let labels: Vec<&str> = s.methods.iter().map(|m| m.label.as_str()).collect();
+    assert_eq!(labels, ["svd", "rrf[power_iters=0]", "rrf[power_iters=1]"]);
+    assert_eq!(s.methods[2].params["oversample"].as_integer(), Some(5));
+    assert!(
+        matches!(&s.matrices[0], MatrixJob::Generated { name, seed: 0, .. } if name == "exp0.3-30x20")
+    );
+    assert_eq!(s.hash.len(), 64);
+}
+
+#[test]
+fn syntax_errors_name_the_file_line_and_column() {
+    let err = parse("seed = 3\nranks = [2,\n").unwrap_err();
+    assert!(err.starts_with("suite suites/t.toml:"), "{err}");
+    assert!(err.contains("line 3") || err.contains("line 2"), "{err}");
+    assert!(err.contains("column"), "{err}");
+}
+
+#[test]
+fn unknown_keys_plugins_and_params_name_the_alternatives() {
+    let err = parse(&GOOD.replace("seed = 3", "sead = 3")).unwrap_err();
+    assert!(
+        err.contains("unknown field `sead`") && err.contains("`seed`"),
+        "{err}"
+    );
+    let err = parse(&GOOD.replace("plugin = \"svd\"", "plugin = \"svdd\"")).unwrap_err();
+    assert!(
+        err.contains("[[method]] #1") && err.contains("registered plugins: svd, rrf"),
+        "{err}"
+    );
+    let err = parse(&GOOD.replace("oversample = 5", "oversampling = 5")).unwrap_err();
+    assert!(
+        err.contains("[[method]] #2")
+            && err.contains("unknown field `oversampling`")
+            && err.contains("`oversample`"),
+        "{err}"
+    );
+    let err = parse(&GOOD.replace("kind = \"exponential\"", "kind = \"expo\"")).unwrap_err();
+    assert!(err.contains("expo") && err.contains("exponential"), "{err}");
+}
+
+#[test]
+fn a_source_matching_no_file_says_so() {
+    let text = GOOD.replace(
+        "source = \"generated\"\nrows = 30\ncols = 20\nspectrum = { kind = \"exponential\", rate = 0.3 }",
+        "source = \"files\"\npath = \"no/such/dir/*.safetensors\"",
+    );
+    let err = parse(&text).unwrap_err();
+    assert!(
+        err.contains("matches no file") && err.contains("no/such/dir/*.safetensors"),
+        "{err}"
+    );
+}
+
+#[test]
+fn empty_ranks_and_duplicate_labels_are_rejected() {
+    assert!(
+        parse(&GOOD.replace("ranks = [2, 4]", "ranks = []"))
+            .unwrap_err()
+            .contains("`ranks`")
+    );
+    let dup = format!("{GOOD}\n[[method]]\nplugin = \"svd\"\n");
+    assert!(
+        parse(&dup)
+            .unwrap_err()
+            .contains("two methods are labelled \"svd\"")
+    );
+}
+
+#[test]
+fn a_run_writes_every_row_and_the_gate_catches_regressions() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = GOOD.replace("ranks = [2, 4]", "ranks = [2, 4, 25]");
+    let suite = Suite::parse(Path::new("t.toml"), &text, &registry()).unwrap();
+    let opts = RunOptions {
+        root: tmp.path().into(),
+        heap: None,
+        progress: false,
+    };
+    let out = runner::run(&suite, &registry(), &opts).unwrap();
+    // 3 methods × 3 ranks; rank 25 > min(30, 20) is a skipped row, not an abort.
+    assert_eq!(out.rows.len(), 9);
+    let skipped: Vec<_> = out.rows.iter().filter(|r| r.status == "skipped").collect();
+    assert_eq!(skipped.len(), 3);
+    assert!(
+        skipped[0].error.contains("rank 25 > min(m, n) = 20"),
+        "{}",
+        skipped[0].error
+    );
+    for f in [
+        "results.csv",
+        "spectra.csv",
+        "run.json",
+        "summary.md",
+        "index.html",
+    ] {
+        assert!(out.dir.join(f).is_file(), "{f} missing");
+    }
+    let csv = std::fs::read_to_string(out.dir.join("results.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 10, "header + 9 rows");
+    let html = std::fs::read_to_string(out.dir.join("index.html")).unwrap();
+    assert!(
+        html.contains("<svg") && !html.contains("<script"),
+        "self-contained SVG page"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.dir.join("run.json")).unwrap()).unwrap();
+    assert_eq!(json["status"], "complete");
+    assert_eq!(json["samples"].as_array().unwrap().len(), 9);
+    // svd is exact: err_fro 1; the side is GaLore's short side (30 > 20: right).
+    let svd = out
+        .rows
+        .iter()
+        .find(|r| r.method == "svd" && r.rank == 4)
+        .unwrap();
+    assert!((svd.err_fro.unwrap() - 1.0).abs() < 1e-3 && svd.side == "right");
+
+    // The gate: this run against its own baseline passes...
+    let path = tmp.path().join("baseline.csv");
+    let n = check::write_baseline(&path, &out.rows).unwrap();
+    assert_eq!(n, 6 * 5);
+    let baseline = check::read_baseline(&path).unwrap();
+    let v = check::check(&baseline, &out.rows);
+    assert!(v.failures.is_empty(), "{}", check::render(&v));
+    // ...and fails on a worse figure, a missing row and a non-finite value.
+    let mut worse = out.rows.clone();
+    let r = worse
+        .iter_mut()
+        .find(|r| r.method == "rrf[power_iters=0]" && r.rank == 4)
+        .unwrap();
+    r.err_fro = r.err_fro.map(|e| e * 1.01);
+    let v = check::check(&baseline, &worse);
+    assert_eq!(v.failures.len(), 1, "{}", check::render(&v));
+    assert!(check::render(&v).contains("worse than baseline"));
+    let missing: Vec<_> = out
+        .rows
+        .iter()
+        .filter(|r| r.method != "svd")
+        .cloned()
+        .collect();
+    let v = check::check(&baseline, &missing);
+    assert!(
+        v.failures
+            .iter()
+            .all(|f| f.what == "row missing from the run")
+            && v.failures.len() == 10
+    );
+    let mut nan = out.rows.clone();
+    nan[0].err_spec = Some(f64::NAN);
+    let v = check::check(&baseline, &nan);
+    assert!(v.failures.iter().any(|f| f.what == "not finite"));
+    // A better figure is not a failure.
+    let mut better = out.rows.clone();
+    better
+        .iter_mut()
+        .for_each(|r| r.err_fro = r.err_fro.map(|e| e * 0.9));
+    assert!(check::check(&baseline, &better).failures.is_empty());
+}
+
+#[test]
+fn a_file_that_fails_to_load_is_a_row_and_the_run_goes_on() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bad = tmp.path().join("broken.safetensors");
+    std::fs::write(&bad, b"\x10\x00\x00\x00\x00\x00\x00\x00{\"a\":").unwrap();
+    let text = format!(
+        "ranks = [2]\n[[matrix]]\nsource = \"files\"\npath = {:?}\n\n[[matrix]]\nsource = \"generated\"\nrows = 10\ncols = 8\nspectrum = {{ kind = \"flat\" }}\n\n[[method]]\nplugin = \"svd\"\n",
+        bad.display().to_string()
+    );
+    let suite = Suite::parse(Path::new("t.toml"), &text, &registry()).unwrap();
+    let opts = RunOptions {
+        root: tmp.path().join("reports"),
+        heap: None,
+        progress: false,
+    };
+    let out = runner::run(&suite, &registry(), &opts).unwrap();
+    assert_eq!(out.rows.len(), 2);
+    assert_eq!(out.rows[0].status, "error");
+    assert!(
+        out.rows[0].error.contains("broken.safetensors"),
+        "{}",
+        out.rows[0].error
+    );
+    assert_eq!(out.rows[1].status, "ok");
+}
