@@ -9,7 +9,7 @@ use subspace::{Registry, RegistryError};
 pub fn registry() -> Result<Registry, RegistryError> {
     let mut r = Registry::new();
     r.register::<svd::Svd>()?;
-    // r.register::<lanczos::Lanczos>()?;
+    r.register::<lanczos::Lanczos>()?;
     r.register::<rrf::Rrf>()?;
     r.register::<cuda_rrf::CudaRrf>()?;
     r.register::<cuda_rrf::CudaSvd>()?;
