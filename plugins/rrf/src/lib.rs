@@ -123,7 +123,8 @@ impl SubspaceMethod for Rrf {
         let mut bytes = ThinQr::<f32>::bytes(m, l).max(ThinQr::<f32>::bytes(n, l));
         if self.params.truncate == Truncate::Svd {
             floats += l * n + l * l + m * k;
-            bytes += faer::linalg::svd::svd_scratch::<f32>(
+            floats += 2 * (l * n + l * l); // B and U_B in f64
+            bytes += faer::linalg::svd::svd_scratch::<f64>(
                 l,
                 n,
                 faer::linalg::svd::ComputeSvdVectors::Thin,
@@ -286,7 +287,12 @@ impl Rrf {
     }
 }
 
-/// Q·U_B[:, :k] from the thin SVD of B = QᵀA (HMT Alg. 5.1, step 2–3).
+/// Q·U_B[:, :k] from the thin SVD of B = QᵀA (HMT Alg. 5.1, steps 2–3).
+///
+/// B is formed in f32 (a GEMM, the expensive part) and its small SVD is
+/// computed in f64: faer's f32 SVD leaves U_B orthonormal only to about
+/// 3e-5 and inaccurate on fast-decaying spectra, which capped the accuracy
+/// of exactly low-rank inputs at about 200 ε (found by the conformance kit).
 fn project_svd(
     q: MatRef<'_, f32>,
     a: MatRef<'_, f32>,
@@ -300,9 +306,10 @@ fn project_svd(
     let n = a.ncols();
     let mut b = Mat::<f32>::zeros(l, n); // (ℓ, n)
     gemm(b.as_mut(), q.transpose(), a, par);
-    let mut ub = Mat::<f32>::zeros(l, l); // (ℓ, ℓ)
-    let mut s = faer::diag::Diag::<f32>::zeros(l);
-    let mut mem = MemBuffer::new(svd::svd_scratch::<f32>(
+    let b64 = Mat::<f64>::from_fn(l, n, |i, j| b[(i, j)] as f64); // (ℓ, n)
+    let mut ub = Mat::<f64>::zeros(l, l); // (ℓ, ℓ)
+    let mut s = faer::diag::Diag::<f64>::zeros(l);
+    let mut mem = MemBuffer::new(svd::svd_scratch::<f64>(
         l,
         n,
         ComputeSvdVectors::Thin,
@@ -311,7 +318,7 @@ fn project_svd(
         Default::default(),
     ));
     svd::svd(
-        b.as_ref(),
+        b64.as_ref(),
         s.as_mut(),
         Some(ub.as_mut()),
         None,
@@ -323,7 +330,8 @@ fn project_svd(
         kernel: "faer SVD of B = QᵀA",
         reason: format!("{e:?}"),
     })?;
+    let ub_k = Mat::<f32>::from_fn(l, k, |i, j| ub[(i, j)] as f32); // (ℓ, k)
     let mut out = Mat::<f32>::zeros(m, k); // (m, k)
-    gemm(out.as_mut(), q, ub.subcols(0, k), par);
+    gemm(out.as_mut(), q, ub_k.as_ref(), par);
     Ok(out)
 }
