@@ -5,9 +5,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p .gpu
-rm -f .gpu/test-* .gpu/gpu_bench
+rm -f .gpu/test-* .gpu/gpu_bench .gpu/lab
 cargo build --release -p plugin-cuda-rrf --example gpu_bench
+cargo build --release -p lab
 cp target/release/examples/gpu_bench .gpu/gpu_bench
+cp target/release/lab .gpu/lab
 # Every test executable of the crate (unit tests and tests/gpu.rs), and the
 # lab's conformance kit, which runs every available registered plugin
 # (cuda-rrf and cuda-svd on the GPU machine).
@@ -30,6 +32,6 @@ for line in sys.stdin:
   echo "gpu-build: .gpu/test-$name <- $exe"
 done
 # The device run carries at most 64 MiB: drop the debug line tables.
-strip --strip-debug .gpu/gpu_bench .gpu/test-*
+strip --strip-debug .gpu/gpu_bench .gpu/lab .gpu/test-*
 ls -l .gpu
 du -sh .gpu
