@@ -109,6 +109,11 @@ impl Meter {
         }
     }
 
+    /// Whether at least one meter can be read.
+    pub fn is_available(&self) -> bool {
+        matches!(self, Meter::Available { .. })
+    }
+
     /// One line for a report: the meters, or `unavailable: <reason>`.
     pub fn describe(&self) -> String {
         match self {

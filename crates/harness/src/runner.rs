@@ -3,8 +3,9 @@
 //!
 //! Per (matrix, method, rank, threads): `warmup` untimed calls (at least
 //! one), then `repeats` timed calls (the first also measures the peak heap
-//! through the [`HeapProbe`]) inside a rayon pool of that many threads; the energy meter is
-//! read around the timed calls. Every call gets a fresh `Context` with the
+//! through the [`HeapProbe`]) inside a rayon pool of that many threads;
+//! then, where an energy meter exists, a separate pass of at least
+//! [`ENERGY_MIN_SECONDS`] reads it around repeated calls. Every call gets a fresh `Context` with the
 //! suite's seed, so every repeat computes the same basis, and the accuracy
 //! figures come from it, against the f64 reference SVD of the matrix
 //! (computed once per matrix). Failures (a file that does not load, a rank
@@ -58,6 +59,8 @@ pub struct Row {
     pub method: String,
     pub plugin: String,
     pub params: String,
+    /// Where the method computed: "cpu" or "cuda:N".
+    pub device: String,
     pub rank: usize,
     pub threads: usize,
     pub seed: u64,
@@ -72,7 +75,10 @@ pub struct Row {
     /// faer's GEMM rate at this thread count, measured in this run.
     pub gemm_gflops: Option<f64>,
     pub gemm_fraction: Option<f64>,
+    /// Host heap peak of one call (the counting allocator).
     pub peak_heap_bytes: Option<usize>,
+    /// The plugin's predicted workspace: host bytes for a CPU method, device
+    /// bytes for a GPU method.
     pub predicted_bytes: Option<usize>,
     /// Energy of one call in joules, and mean power in watts.
     pub energy_j: Option<f64>,
@@ -109,10 +115,17 @@ pub fn run(suite: &Suite, registry: &Registry, opts: &RunOptions<'_>) -> anyhow:
     let threads_max = suite.threads.iter().copied().max().unwrap_or(1);
     let machine = Machine::probe(threads_max);
     let mut meter = power::detect(Path::new("/sys/class/powercap"));
+    // One pool per thread count for the whole run, each thread warmed once,
+    // so no row pays (or counts in its heap peak) a thread's first GEMM.
+    let mut pools = Vec::new();
+    for &t in &suite.threads {
+        pools.push(warm_pool(t)?);
+    }
     let gemm_rates: Vec<(usize, f64)> = suite
         .threads
         .iter()
-        .map(|&t| (t, measure_gemm_rate(t)))
+        .zip(&pools)
+        .map(|(&t, pool)| (t, measure_gemm_rate(pool, t)))
         .collect();
     let mut writer = ReportWriter::create(&opts.root, suite, &machine, &meter, &gemm_rates)?;
 
@@ -140,9 +153,11 @@ pub fn run(suite: &Suite, registry: &Registry, opts: &RunOptions<'_>) -> anyhow:
                 .map_err(|e| anyhow::anyhow!("reference SVD of {}: {e}", m.name))?;
             for method_job in &suite.methods {
                 for &rank in &suite.ranks {
-                    for (&threads, &(_, gemm)) in suite.threads.iter().zip(&gemm_rates) {
+                    for ((&threads, &(_, gemm)), pool) in
+                        suite.threads.iter().zip(&gemm_rates).zip(&pools)
+                    {
                         let row = measure(
-                            suite, registry, &m, &reference, method_job, rank, threads, gemm,
+                            suite, registry, &m, &reference, method_job, rank, threads, pool, gemm,
                             &mut meter, opts.heap,
                         );
                         writer.row(&row)?;
@@ -259,6 +274,7 @@ fn failed_row(
         method: String::new(),
         plugin: String::new(),
         params: String::new(),
+        device: String::new(),
         rank: 0,
         threads: 0,
         seed: suite.seed,
@@ -300,6 +316,7 @@ fn measure(
     job: &MethodJob,
     rank: usize,
     threads: usize,
+    pool: &rayon::ThreadPool,
     gemm_gflops: f64,
     meter: &mut Meter,
     heap: Option<&dyn HeapProbe>,
@@ -334,12 +351,12 @@ fn measure(
             ),
         );
     }
+    row.device = match method.device() {
+        subspace::Device::Cpu => "cpu".into(),
+        subspace::Device::Cuda(i) => format!("cuda:{i}"),
+    };
     row.predicted_bytes = Some(method.workspace_bytes(rows_in, cols_in, rank));
 
-    let pool = match rayon::ThreadPoolBuilder::new().num_threads(threads).build() {
-        Ok(pool) => pool,
-        Err(e) => return with_status(row, "error", format!("cannot start {threads} threads: {e}")),
-    };
     let par = if threads == 1 {
         Par::Seq
     } else {
@@ -350,21 +367,13 @@ fn measure(
         method.left_basis(a, rank, &mut ctx)
     };
 
-    type Measured = (
-        subspace::Basis,
-        Vec<f64>,
-        Option<usize>,
-        Result<Vec<power::Energy>, String>,
-    );
+    type Measured = (subspace::Basis, Vec<f64>, Option<usize>);
     let result = pool.install(|| -> Result<Measured, String> {
-        // At least one untimed call: first calls allocate per-thread GEMM
-        // buffers (tens of MiB) that belong to no method.
+        // At least one untimed call (first calls size caches and buffers).
         for _ in 0..suite.warmup.max(1) {
             call(method.as_ref()).map_err(|e| e.to_string())?;
         }
-        // The meter is read around the timed calls, outside each call's
-        // timing; the heap peak is that of the first timed call.
-        let region = meter.begin().map_err(|e| e.to_string());
+        // The heap peak is that of the first timed call.
         let mut samples = Vec::with_capacity(suite.repeats);
         let mut last = None;
         let mut peak = None;
@@ -380,10 +389,18 @@ fn measure(
             }
             last = Some(basis);
         }
-        let energy = region.and_then(|r| meter.end(r).map_err(|e| e.to_string()));
-        Ok((last.expect("repeats ≥ 1"), samples, peak, energy))
+        Ok((last.expect("repeats ≥ 1"), samples, peak))
     });
-    let (basis, samples, peak, energy) = match result {
+    // Energy: a pass of its own, after the timing, so reading the meter never
+    // touches a timed call. Energy counters advance in steps (NVML's every
+    // few tens of ms), so the pass repeats the call for at least
+    // ENERGY_MIN_SECONDS and divides by the number of calls.
+    let energy = if result.is_ok() && meter.is_available() {
+        pool.install(|| energy_pass(meter, || call(method.as_ref()).is_ok()))
+    } else {
+        Err(meter.describe())
+    };
+    let (basis, samples, peak) = match result {
         Ok(r) => r,
         Err(e) => return with_status(row, "error", e),
     };
@@ -398,23 +415,21 @@ fn measure(
     if median > 0.0 {
         let gflops = basis.info.flops / median / 1e9;
         row.gflops = Some(gflops);
-        row.gemm_fraction = Some(gflops / gemm_gflops);
+        // faer's GEMM rate is the CPU's yardstick only; a GPU method's GEMM
+        // fraction comes from ci/gpu-check.sh, against cuBLAS in the same run.
+        if method.device() == subspace::Device::Cpu {
+            row.gemm_fraction = Some(gflops / gemm_gflops);
+        }
     }
     row.peak_heap_bytes = peak;
     row.iterations = Some(basis.info.iterations);
     row.products = Some(basis.info.products);
     row.converged = Some(basis.info.converged);
     match energy {
-        Ok(readings) => {
-            let joules: f64 = readings.iter().map(|e| e.joules).sum();
-            let seconds = readings.first().map_or(0.0, |e| e.seconds);
-            row.energy_j = Some(joules / suite.repeats as f64);
+        Ok((joules, seconds, calls, meters)) => {
+            row.energy_j = Some(joules / calls as f64);
             row.power_w = (seconds > 0.0).then(|| joules / seconds);
-            row.energy_note = readings
-                .iter()
-                .map(|e| e.meter.clone())
-                .collect::<Vec<_>>()
-                .join(" + ");
+            row.energy_note = format!("{meters}: {calls} calls over {seconds:.2} s");
         }
         Err(reason) => row.energy_note = reason,
     }
@@ -464,9 +479,65 @@ pub fn inline_params(params: &toml::Table) -> String {
         .join(" ")
 }
 
+/// Minimum length of a row's energy pass, in seconds.
+pub const ENERGY_MIN_SECONDS: f64 = 0.5;
+
+/// Calls `call` until at least [`ENERGY_MIN_SECONDS`] have passed (and at
+/// least once) inside one meter region: (joules, seconds, calls, meters).
+fn energy_pass(
+    meter: &mut Meter,
+    mut call: impl FnMut() -> bool,
+) -> Result<(f64, f64, usize, String), String> {
+    let region = meter.begin().map_err(|e| e.to_string())?;
+    let start = Instant::now();
+    let mut calls = 0;
+    while calls == 0 || start.elapsed().as_secs_f64() < ENERGY_MIN_SECONDS {
+        if !call() {
+            return Err("a call failed during the energy pass".into());
+        }
+        calls += 1;
+    }
+    let readings = meter.end(region).map_err(|e| e.to_string())?;
+    let joules: f64 = readings.iter().map(|e| e.joules).sum();
+    let seconds = readings.first().map_or(0.0, |e| e.seconds);
+    if joules <= 0.0 {
+        return Err(format!(
+            "energy counter did not advance over {calls} calls ({seconds:.2} s)"
+        ));
+    }
+    let meters = readings
+        .iter()
+        .map(|e| e.meter.clone())
+        .collect::<Vec<_>>()
+        .join(" + ");
+    Ok((joules, seconds, calls, meters))
+}
+
+/// A pool of `threads` threads, each of which has run one GEMM (faer sizes
+/// per-thread packing buffers, tens of MiB, on a thread's first GEMM).
+fn warm_pool(threads: usize) -> anyhow::Result<rayon::ThreadPool> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| anyhow::anyhow!("cannot start a pool of {threads} threads: {e}"))?;
+    let a = subspace::generate::gaussian(512, 512, 1);
+    pool.broadcast(|_| {
+        let mut c = Mat::<f32>::zeros(512, 512);
+        faer::linalg::matmul::matmul(
+            c.as_mut(),
+            faer::Accum::Replace,
+            a.as_ref(),
+            a.as_ref(),
+            1.0,
+            Par::Seq,
+        );
+    });
+    Ok(pool)
+}
+
 /// faer's f32 GEMM rate at `threads` threads (GFLOP/s): the median of 5
 /// products of 1024×1024 by 1024×256, the shape class of a sketch.
-pub fn measure_gemm_rate(threads: usize) -> f64 {
+pub fn measure_gemm_rate(pool: &rayon::ThreadPool, threads: usize) -> f64 {
     let (m, k, n) = (1024, 1024, 256);
     let a = subspace::generate::gaussian(m, k, 1);
     let b = subspace::generate::gaussian(k, n, 2);
@@ -475,7 +546,7 @@ pub fn measure_gemm_rate(threads: usize) -> f64 {
     } else {
         Par::rayon(threads)
     };
-    let go = || {
+    let mut times = pool.install(|| {
         let mut c = Mat::<f32>::zeros(m, n);
         let mut times = Vec::new();
         for _ in 0..6 {
@@ -491,11 +562,7 @@ pub fn measure_gemm_rate(threads: usize) -> f64 {
             times.push(start.elapsed().as_secs_f64());
         }
         times
-    };
-    let mut times = match rayon::ThreadPoolBuilder::new().num_threads(threads).build() {
-        Ok(pool) => pool.install(go),
-        Err(_) => go(),
-    };
+    });
     times.remove(0); // warm-up
     times.sort_by(f64::total_cmp);
     2.0 * (m * k * n) as f64 / times[times.len() / 2] / 1e9
@@ -549,4 +616,59 @@ fn run_header(dir: &Path, suite: &Suite, machine: &Machine, meter: &Meter) -> St
         gpu,
         meter.describe(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::power::{EnergyMeter, PowerError};
+
+    /// A counter that advances by `step` µJ per read.
+    struct Fake {
+        uj: u64,
+        step: u64,
+    }
+
+    impl EnergyMeter for Fake {
+        fn name(&self) -> &str {
+            "fake"
+        }
+        fn read_uj(&mut self) -> Result<u64, PowerError> {
+            self.uj += self.step;
+            Ok(self.uj)
+        }
+    }
+
+    #[test]
+    fn the_energy_pass_lasts_long_enough_and_divides_by_the_calls() {
+        let mut meter = Meter::from_meters(
+            vec![Box::new(Fake {
+                uj: 0,
+                step: 2_000_000,
+            })],
+            vec![],
+        );
+        let mut n = 0;
+        let (joules, seconds, calls, meters) = energy_pass(&mut meter, || {
+            n += 1;
+            true
+        })
+        .unwrap();
+        assert_eq!(calls, n);
+        assert!(seconds >= ENERGY_MIN_SECONDS, "{seconds}");
+        assert_eq!((joules, meters.as_str()), (2.0, "fake"));
+    }
+
+    #[test]
+    fn a_counter_that_does_not_advance_is_no_figure() {
+        let mut meter = Meter::from_meters(vec![Box::new(Fake { uj: 5, step: 0 })], vec![]);
+        let err = energy_pass(&mut meter, || true).unwrap_err();
+        assert!(err.contains("did not advance"), "{err}");
+        let mut meter = Meter::from_meters(vec![Box::new(Fake { uj: 5, step: 1 })], vec![]);
+        assert!(
+            energy_pass(&mut meter, || false)
+                .unwrap_err()
+                .contains("a call failed")
+        );
+    }
 }

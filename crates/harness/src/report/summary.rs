@@ -70,7 +70,10 @@ pub fn render(suite: &Suite, header: &str, rows: &[Row]) -> String {
     }
     let _ = writeln!(out, "{head}\n{rule}");
     for ((m, n, side, k, threads), methods) in &groups {
-        let svd_time = methods.get("svd").map(|x| x.0);
+        let svd_time = methods
+            .get("svd")
+            .or_else(|| methods.get("cuda-svd"))
+            .map(|x| x.0);
         let _ = write!(out, "| {m}×{n} | {side} | {k} | {threads} |");
         for level in LEVELS {
             let best = methods
@@ -88,18 +91,26 @@ pub fn render(suite: &Suite, header: &str, rows: &[Row]) -> String {
         out.push('\n');
     }
 
+    // The baseline of the ×svd columns: the CPU svd, or else cuda-svd.
+    let baseline_plugin = if ok.iter().any(|r| r.plugin == "svd") {
+        "svd"
+    } else {
+        "cuda-svd"
+    };
     // Every row, matrix by matrix.
     let _ = writeln!(out, "\n## Every result\n");
     let _ = writeln!(
         out,
         "Time: median of {} calls after {} warm-up(s). ×svd: time and err_fro relative to the \
-         full SVD on the same matrix, rank and threads. %GEMM: the method's own flop rate over \
-         faer's GEMM rate measured in this run.\n",
+         full SVD (`{baseline_plugin}`) on the same matrix, rank and threads. %GEMM: a CPU \
+         method's own flop rate over faer's GEMM rate measured in this run. Peak heap: host \
+         bytes of one call; predicted: the plugin's own figure (device bytes for a GPU \
+         method). J/call: from the energy meter over a pass of at least half a second.\n",
         suite.repeats, suite.warmup
     );
     let svd: BTreeMap<(&str, usize, usize), &Row> = ok
         .iter()
-        .filter(|r| r.plugin == "svd")
+        .filter(|r| r.plugin == baseline_plugin && r.method == r.plugin)
         .map(|r| ((r.matrix.as_str(), r.rank, r.threads), *r))
         .collect();
     let mut current = "";
@@ -113,7 +124,7 @@ pub fn render(suite: &Suite, header: &str, rows: &[Row]) -> String {
             );
             let _ = writeln!(
                 out,
-                "| method | k | thr | time ms | time ×svd | err_fro | err ×svd | err_spec | sin θ | ortho | HMT | GFLOP/s | %GEMM | peak heap | predicted | J/call |"
+                "| method | dev | k | thr | time ms | time ×svd | err_fro | err ×svd | err_spec | sin θ | ortho | HMT | GFLOP/s | %GEMM | peak heap | predicted | J/call |"
             );
             let _ = writeln!(
                 out,
@@ -127,8 +138,9 @@ pub fn render(suite: &Suite, header: &str, rows: &[Row]) -> String {
         };
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             r.method,
+            r.device,
             r.rank,
             r.threads,
             ms(r.time_median_s),
