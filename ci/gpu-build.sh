@@ -12,8 +12,9 @@ cp target/release/examples/gpu_bench .gpu/gpu_bench
 cp target/release/lab .gpu/lab
 # Every test executable of the crate (unit tests and tests/gpu.rs), and the
 # lab's conformance kit, which runs every available registered plugin
-# (cuda-rrf and cuda-svd on the GPU machine).
-cargo test --release --no-run --message-format=json -p plugin-cuda-rrf -p lab \
+# (cuda-rrf and cuda-svd on the GPU machine), and the harness's unit tests
+# (the NVML energy meter and the machine record meet a real GPU there).
+cargo test --release --no-run --message-format=json -p plugin-cuda-rrf -p lab -p harness \
   | python3 -c '
 import json, sys
 for line in sys.stdin:
@@ -26,6 +27,12 @@ for line in sys.stdin:
         # lab: only the conformance kit (its CLI tests need the build tree).
         if "crates/lab" in pkg and name != "conformance":
             continue
+        # harness: its unit tests (NVML meter, machine record); the others
+        # read fixtures through the build machine absolute path.
+        if "crates/harness" in pkg:
+            if "lib" not in msg["target"]["kind"]:
+                continue
+            name = "harness-lib"
         print(name, msg["executable"])
 ' | while read -r name exe; do
   cp "$exe" ".gpu/test-$name"

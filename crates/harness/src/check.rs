@@ -1,7 +1,7 @@
 //! The accuracy gate: a run's accuracy figures against `ci/baseline.csv`.
 //!
-//! Each baseline line holds one figure of one (matrix, method, rank) with
-//! its tolerance: the run fails when a figure is worse than
+//! Each baseline line holds one figure of one (matrix, method, params,
+//! rank) with its tolerance (defaults in [`METRICS`], editable per line): the run fails when a figure is worse than
 //! `baseline + abs_tol + rel_tol·|baseline|` (worse means larger, except for
 //! `energy`, where smaller is worse), when a baselined row is missing or did
 //! not run, or when a figure is not finite. Figures do not depend on the
@@ -23,6 +23,8 @@ use crate::runner::Row;
 pub struct BaselineEntry {
     pub matrix: String,
     pub method: String,
+    /// The method's params as inline TOML (part of the key).
+    pub params: String,
     pub rank: usize,
     pub metric: String,
     pub value: f64,
@@ -51,7 +53,8 @@ fn figure(row: &Row, metric: &str) -> Option<f64> {
     }
 }
 
-type Key = (String, String, usize);
+/// (matrix, method, params, rank).
+type Key = (String, String, String, usize);
 
 fn gated_rows(rows: &[Row]) -> BTreeMap<Key, &Row> {
     let first_threads = rows
@@ -61,7 +64,12 @@ fn gated_rows(rows: &[Row]) -> BTreeMap<Key, &Row> {
         .next();
     rows.iter()
         .filter(|r| Some(r.threads) == first_threads || r.status != "ok")
-        .map(|r| ((r.matrix.clone(), r.method.clone(), r.rank), r))
+        .map(|r| {
+            (
+                (r.matrix.clone(), r.method.clone(), r.params.clone(), r.rank),
+                r,
+            )
+        })
         .collect()
 }
 
@@ -84,7 +92,7 @@ pub fn write_baseline(path: &Path, rows: &[Row]) -> anyhow::Result<usize> {
     let mut w =
         csv::Writer::from_path(path).with_context(|| format!("cannot write {}", path.display()))?;
     let mut n = 0;
-    for ((matrix, method, rank), row) in gated_rows(rows) {
+    for ((matrix, method, params, rank), row) in gated_rows(rows) {
         if row.status != "ok" {
             continue;
         }
@@ -93,6 +101,7 @@ pub fn write_baseline(path: &Path, rows: &[Row]) -> anyhow::Result<usize> {
                 w.serialize(BaselineEntry {
                     matrix: matrix.clone(),
                     method: method.clone(),
+                    params: params.clone(),
                     rank,
                     metric: metric.into(),
                     value,
@@ -120,10 +129,12 @@ pub struct Finding {
     pub what: &'static str,
 }
 
-/// The gate's verdict: failures, and rows not in the baseline (not gated).
+/// The gate's verdict: failures, improvements beyond tolerance, and rows not
+/// in the baseline (not gated).
 #[derive(Debug, Default)]
 pub struct Verdict {
     pub failures: Vec<Finding>,
+    pub improvements: Vec<Finding>,
     pub checked: usize,
     pub new_rows: Vec<String>,
 }
@@ -133,7 +144,7 @@ pub fn check(baseline: &[BaselineEntry], rows: &[Row]) -> Verdict {
     let now = gated_rows(rows);
     let mut v = Verdict::default();
     for b in baseline {
-        let key = (b.matrix.clone(), b.method.clone(), b.rank);
+        let key = (b.matrix.clone(), b.method.clone(), b.params.clone(), b.rank);
         let finding = |what, now: Option<f64>, limit| Finding {
             matrix: b.matrix.clone(),
             method: b.method.clone(),
@@ -163,24 +174,27 @@ pub fn check(baseline: &[BaselineEntry], rows: &[Row]) -> Verdict {
             continue;
         }
         let slack = b.abs_tol + b.rel_tol * b.value.abs();
-        let (worse, limit) = if b.metric == "energy" {
-            (x < b.value - slack, b.value - slack)
+        let (worse, better, limit) = if b.metric == "energy" {
+            (x < b.value - slack, x > b.value + slack, b.value - slack)
         } else {
-            (x > b.value + slack, b.value + slack)
+            (x > b.value + slack, x < b.value - slack, b.value + slack)
         };
         if worse {
             v.failures
                 .push(finding("worse than baseline", Some(x), Some(limit)));
+        } else if better {
+            v.improvements
+                .push(finding("better than baseline", Some(x), Some(limit)));
         }
     }
     let known: std::collections::HashSet<Key> = baseline
         .iter()
-        .map(|b| (b.matrix.clone(), b.method.clone(), b.rank))
+        .map(|b| (b.matrix.clone(), b.method.clone(), b.params.clone(), b.rank))
         .collect();
     for (key, row) in &now {
         if row.status == "ok" && !known.contains(key) {
             v.new_rows
-                .push(format!("{} / {} / k={}", key.0, key.1, key.2));
+                .push(format!("{} / {} / k={}", key.0, key.1, key.3));
         }
         for metric in ["err_fro", "err_spec", "sin_theta", "energy", "ortho"] {
             if let Some(x) = figure(row, metric).filter(|x| !x.is_finite())
@@ -189,7 +203,7 @@ pub fn check(baseline: &[BaselineEntry], rows: &[Row]) -> Verdict {
                 v.failures.push(Finding {
                     matrix: key.0.clone(),
                     method: key.1.clone(),
-                    rank: key.2,
+                    rank: key.3,
                     metric: metric.into(),
                     baseline: None,
                     now: Some(x),
@@ -205,7 +219,6 @@ pub fn check(baseline: &[BaselineEntry], rows: &[Row]) -> Verdict {
 /// The verdict as a table a person reads in a CI log.
 pub fn render(v: &Verdict) -> String {
     let mut out = String::new();
-    let f = |x: Option<f64>| x.map_or("–".to_string(), |x| format!("{x:.6e}"));
     if v.failures.is_empty() {
         let _ = writeln!(
             out,
@@ -219,25 +232,15 @@ pub fn render(v: &Verdict) -> String {
             v.failures.len(),
             v.checked
         );
+        table(&mut out, &v.failures);
+    }
+    if !v.improvements.is_empty() {
         let _ = writeln!(
             out,
-            "{:<28} {:<28} {:>5} {:<10} {:>14} {:>14} {:>14}  what",
-            "matrix", "method", "k", "metric", "baseline", "now", "limit"
+            "{} figure(s) better than the baseline beyond tolerance (`lab check --update` records them):",
+            v.improvements.len()
         );
-        for x in &v.failures {
-            let _ = writeln!(
-                out,
-                "{:<28} {:<28} {:>5} {:<10} {:>14} {:>14} {:>14}  {}",
-                x.matrix,
-                x.method,
-                x.rank,
-                x.metric,
-                f(x.baseline),
-                f(x.now),
-                f(x.limit),
-                x.what
-            );
-        }
+        table(&mut out, &v.improvements);
     }
     if !v.new_rows.is_empty() {
         let _ = writeln!(
@@ -248,4 +251,27 @@ pub fn render(v: &Verdict) -> String {
         );
     }
     out
+}
+
+fn table(out: &mut String, findings: &[Finding]) {
+    let f = |x: Option<f64>| x.map_or("–".to_string(), |x| format!("{x:.6e}"));
+    let _ = writeln!(
+        out,
+        "{:<28} {:<28} {:>5} {:<10} {:>14} {:>14} {:>14}  what",
+        "matrix", "method", "k", "metric", "baseline", "now", "limit"
+    );
+    for x in findings {
+        let _ = writeln!(
+            out,
+            "{:<28} {:<28} {:>5} {:<10} {:>14} {:>14} {:>14}  {}",
+            x.matrix,
+            x.method,
+            x.rank,
+            x.metric,
+            f(x.baseline),
+            f(x.now),
+            f(x.limit),
+            x.what
+        );
+    }
 }

@@ -149,6 +149,8 @@ pub fn run(suite: &Suite, registry: &Registry, opts: &RunOptions<'_>) -> anyhow:
         for m in loaded {
             bar.set_message(m.name.clone());
             let input = m.input();
+            // The reference and the figures use every core: they are not
+            // measured, and agree across thread counts to f64 roundoff.
             let reference = ReferenceSvd::new(input, Par::rayon(0))
                 .map_err(|e| anyhow::anyhow!("reference SVD of {}: {e}", m.name))?;
             for method_job in &suite.methods {

@@ -233,3 +233,95 @@ fn a_file_that_fails_to_load_is_a_row_and_the_run_goes_on() {
     );
     assert_eq!(out.rows[1].status, "ok");
 }
+
+#[test]
+fn the_gate_fails_when_rrf_silently_loses_its_power_iterations() {
+    // The baseline has rrf at q = 2; a regression makes the plugin ignore
+    // power_iters (simulated by running q = 0 under the q = 2 row's name).
+    let tmp = tempfile::tempdir().unwrap();
+    let suite_text = |q: u32| {
+        format!(
+            "ranks = [8]\n[[matrix]]\nsource = \"generated\"\nname = \"poly\"\nrows = 120\ncols = 90\n\
+             spectrum = {{ kind = \"polynomial\", power = 0.7 }}\n\n[[method]]\nplugin = \"rrf\"\n\
+             label = \"rrf-q2\"\nparams = {{ power_iters = {q} }}\n"
+        )
+    };
+    let run = |q| {
+        let suite = Suite::parse(Path::new("t.toml"), &suite_text(q), &registry()).unwrap();
+        let opts = RunOptions {
+            root: tmp.path().into(),
+            heap: None,
+            progress: false,
+        };
+        runner::run(&suite, &registry(), &opts).unwrap().rows
+    };
+    let good = run(2);
+    let path = tmp.path().join("baseline.csv");
+    check::write_baseline(&path, &good).unwrap();
+    let baseline = check::read_baseline(&path).unwrap();
+    let mut regressed = run(0);
+    for r in &mut regressed {
+        r.params = good[0].params.clone();
+    }
+    let v = check::check(&baseline, &regressed);
+    let table = check::render(&v);
+    assert!(table.starts_with("accuracy gate: FAIL"), "{table}");
+    assert!(
+        v.failures
+            .iter()
+            .any(|f| f.metric == "err_fro" && f.what == "worse than baseline"),
+        "{table}"
+    );
+    // Without the relabelling the changed params are a different key: the
+    // baselined row is missing, which fails too.
+    let v = check::check(&baseline, &run(0));
+    assert!(
+        v.failures
+            .iter()
+            .any(|f| f.what == "row missing from the run")
+    );
+}
+
+#[test]
+fn an_unwritable_report_directory_is_an_error_naming_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let blocker = tmp.path().join("reports");
+    std::fs::write(&blocker, b"a file where the reports directory should be").unwrap();
+    let suite = Suite::parse(Path::new("t.toml"), GOOD, &registry()).unwrap();
+    let opts = RunOptions {
+        root: blocker.clone(),
+        heap: None,
+        progress: false,
+    };
+    let err = runner::run(&suite, &registry(), &opts)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("cannot create report directory") && err.contains("reports"),
+        "{err}"
+    );
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig {
+        cases: 300,
+        failure_persistence: None,
+        rng_algorithm: proptest::test_runner::RngAlgorithm::ChaCha,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(0x5017e),
+        ..Default::default()
+    })]
+
+    /// Any text, and any mutation of a good suite, gives a suite or an error
+    /// naming the file: never a panic.
+    #[test]
+    fn the_suite_parser_never_panics(text in ".{0,200}", cut in 0usize..400, junk in "[ -~]{0,12}") {
+        let mut mutated: String = GOOD.chars().take(cut).collect();
+        mutated.push_str(&junk);
+        mutated.extend(GOOD.chars().skip(cut + junk.len()));
+        for t in [text, mutated] {
+            if let Err(e) = parse(&t) {
+                proptest::prop_assert!(e.starts_with("suite suites/t.toml"), "{}", e);
+            }
+        }
+    }
+}

@@ -39,6 +39,8 @@ pub struct Accuracy {
 }
 
 /// Computes every figure for the basis `q` (m×k) of the reference's matrix.
+/// Every product and SVD runs under `par` (no global parallelism); the
+/// figures agree across thread counts to f64 roundoff, not bit for bit.
 pub fn accuracy(
     reference: &ReferenceSvd,
     q: MatRef<'_, f32>,
@@ -49,10 +51,17 @@ pub fn accuracy(
     let k = q.ncols();
     assert_eq!(q.nrows(), m, "basis has {} rows, matrix has {m}", q.nrows());
     let q = Mat::<f64>::from_fn(m, k, |i, j| q[(i, j)] as f64);
+    let n = a.ncols();
+    // Every product takes `par` explicitly (no global parallelism).
+    let mul = |lhs: MatRef<'_, f64>, rhs: MatRef<'_, f64>| {
+        let mut out = Mat::<f64>::zeros(lhs.nrows(), rhs.ncols());
+        faer::linalg::matmul::matmul(out.as_mut(), faer::Accum::Replace, lhs, rhs, 1.0, par);
+        out
+    };
 
     // QᵀA (k×n) and R = A − Q(QᵀA) (m×n).
-    let qta = q.transpose() * a;
-    let r = a - &q * &qta;
+    let qta = mul(q.transpose(), a);
+    let r = a - mul(q.as_ref(), qta.as_ref());
     let residual_fro = r.norm_l2();
     let residual_spec = singular_values(r.as_ref(), par)?
         .first()
@@ -60,7 +69,6 @@ pub fn accuracy(
         .unwrap_or(0.0);
 
     let norm_fro = reference.norm_fro();
-    let n = a.ncols();
     let ratio = |num: f64, opt: f64, scale: f64| {
         let den = opt.max(roundoff(m, n, scale));
         if den == 0.0 { 1.0 } else { num / den }
@@ -70,7 +78,7 @@ pub fn accuracy(
 
     // (I − QQᵀ)U_k, m×k.
     let uk = reference.u().subcols(0, k.min(reference.u().ncols()));
-    let w = uk - &q * (q.transpose() * uk);
+    let w = uk - mul(q.as_ref(), mul(q.transpose(), uk).as_ref());
     let sin_theta = singular_values(w.as_ref(), par)?
         .first()
         .copied()
@@ -81,7 +89,7 @@ pub fn accuracy(
     } else {
         (qta.norm_l2() / norm_fro).powi(2)
     };
-    let ortho = (q.transpose() * &q - Mat::<f64>::identity(k, k)).norm_l2();
+    let ortho = (mul(q.transpose(), q.as_ref()) - Mat::<f64>::identity(k, k)).norm_l2();
 
     Ok(Accuracy {
         err_fro,
