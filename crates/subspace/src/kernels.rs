@@ -130,6 +130,66 @@ pub fn lu_normalize_in_place(y: MatMut<'_, f32>, tmp: MatMut<'_, f32>, par: Par)
     faer::perm::permute_rows(y, tmp.rb(), p.inverse());
 }
 
+/// The first `k` left singular vectors of `a` (m×k), from faer's thin SVD
+/// under `par`; `kernel` names the caller's use in the error.
+///
+/// Plugins pass `Par::Seq`: faer's parallel SVD changes the last bits with
+/// the thread count (seen on a 16-core machine), and a plugin's result must
+/// not. At f64 this is the accurate small SVD plugins use (faer's f32 SVD
+/// leaves U orthonormal only to about 3e-5 and loses the trailing vectors of
+/// fast-decaying spectra).
+pub fn left_singular_vectors<T: faer::traits::RealField>(
+    a: MatRef<'_, T>,
+    k: usize,
+    par: Par,
+    kernel: &'static str,
+) -> Result<Mat<T>, crate::SubspaceError> {
+    use faer::linalg::svd::{self, ComputeSvdVectors};
+    let (m, n) = a.shape();
+    let r = m.min(n);
+    assert!(k <= r, "{k} singular vectors of a {m}×{n} matrix");
+    let mut u = Mat::<T>::zeros(m, r); // (m, r)
+    let mut s = faer::diag::Diag::<T>::zeros(r);
+    let mut mem = MemBuffer::new(svd::svd_scratch::<T>(
+        m,
+        n,
+        ComputeSvdVectors::Thin,
+        ComputeSvdVectors::No,
+        par,
+        Default::default(),
+    ));
+    svd::svd(
+        a,
+        s.as_mut(),
+        Some(u.as_mut()),
+        None,
+        par,
+        MemStack::new(&mut mem),
+        Default::default(),
+    )
+    .map_err(|e| crate::SubspaceError::Kernel {
+        kernel,
+        reason: format!("{e:?}"),
+    })?;
+    Ok(u.subcols(0, k).to_owned())
+}
+
+/// Scratch bytes of [`left_singular_vectors`] for an m×n input.
+pub fn left_singular_vectors_bytes<T: faer::traits::RealField>(m: usize, n: usize) -> usize {
+    use faer::linalg::svd::{self, ComputeSvdVectors};
+    let r = m.min(n);
+    svd::svd_scratch::<T>(
+        m,
+        n,
+        ComputeSvdVectors::Thin,
+        ComputeSvdVectors::No,
+        Par::Seq,
+        Default::default(),
+    )
+    .size_bytes()
+        + (m * r + r) * size_of::<T>()
+}
+
 /// Rows per block of [`gemm`]'s fixed work split.
 pub const GEMM_ROW_BLOCK: usize = 256;
 

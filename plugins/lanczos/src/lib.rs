@@ -81,12 +81,10 @@ pub mod gkl;
 pub mod orth;
 
 use documented::DocumentedFields;
-use faer::dyn_stack::{MemBuffer, MemStack};
-use faer::linalg::svd::{self, ComputeSvdVectors};
 use faer::{Mat, MatRef, Par};
 use gkl::Plan;
 use serde::{Deserialize, Serialize};
-use subspace::kernels::flops;
+use subspace::kernels::{flops, left_singular_vectors, left_singular_vectors_bytes};
 use subspace::{Basis, Context, Guarantee, Info, Plugin, SubspaceError, SubspaceMethod};
 
 /// Params of thick-restarted block Lanczos.
@@ -186,35 +184,25 @@ impl SubspaceMethod for Lanczos {
         let (m, n) = a.shape();
         match self.plan(m, n, k) {
             Some(plan) => gkl::run(a, k, plan, self.params.tol, self.params.max_restarts, ctx),
-            None => dense(a, k, ctx.par),
+            None => dense(a, k),
         }
     }
 }
 
 /// The dense fallback: the first k left singular vectors of the thin SVD,
 /// computed in f64 (the f32 SVD leaves errors of about ε·σ₁/gap in the
-/// trailing singular vectors, above the Exact claim when the tail is small).
-fn dense(a: MatRef<'_, f32>, k: usize, par: Par) -> Result<Basis, SubspaceError> {
+/// trailing singular vectors, above the Exact claim when the tail is small),
+/// sequentially (the same bits for any thread count).
+fn dense(a: MatRef<'_, f32>, k: usize) -> Result<Basis, SubspaceError> {
     let (m, n) = a.shape();
-    let r = m.min(n);
     let a64 = Mat::<f64>::from_fn(m, n, |i, j| a[(i, j)] as f64); // (m, n)
-    let mut u = Mat::<f64>::zeros(m, r); // (m, r)
-    let mut s = faer::diag::Diag::<f64>::zeros(r);
-    let mut mem = MemBuffer::new(dense_scratch(m, n, par));
-    svd::svd(
+    let u = left_singular_vectors(
         a64.as_ref(),
-        s.as_mut(),
-        Some(u.as_mut()),
-        None,
-        par,
-        MemStack::new(&mut mem),
-        Default::default(),
-    )
-    .map_err(|e| SubspaceError::Kernel {
-        kernel: "faer thin SVD (dense fallback, f64)",
-        reason: format!("{e:?}"),
-    })?;
-    let q = Mat::<f32>::from_fn(m, k, |i, j| u[(i, j)] as f32);
+        k,
+        Par::Seq,
+        "faer thin SVD (dense fallback, f64)",
+    )?;
+    let q = Mat::<f32>::from_fn(m, k, |i, j| u[(i, j)] as f32); // (m, k)
     let info = Info {
         iterations: 0,
         products: 0,
@@ -224,20 +212,6 @@ fn dense(a: MatRef<'_, f32>, k: usize, par: Par) -> Result<Basis, SubspaceError>
     Ok(Basis { q, info })
 }
 
-fn dense_scratch(m: usize, n: usize, par: Par) -> faer::dyn_stack::StackReq {
-    svd::svd_scratch::<f64>(
-        m,
-        n,
-        ComputeSvdVectors::Thin,
-        ComputeSvdVectors::No,
-        par,
-        Default::default(),
-    )
-}
-
 fn dense_workspace_bytes(m: usize, n: usize, k: usize) -> usize {
-    let r = m.min(n);
-    dense_scratch(m, n, Par::Seq).size_bytes()
-        + size_of::<f64>() * (m * n + m * r + r)
-        + size_of::<f32>() * m * k
+    left_singular_vectors_bytes::<f64>(m, n) + size_of::<f64>() * m * n + size_of::<f32>() * m * k
 }

@@ -25,7 +25,9 @@ use documented::DocumentedFields;
 use faer::reborrow::{Reborrow, ReborrowMut};
 use faer::{Mat, MatMut, MatRef, Par};
 use serde::{Deserialize, Serialize};
-use subspace::kernels::{ThinQr, flops, gemm, lu_normalize_in_place};
+use subspace::kernels::{
+    ThinQr, flops, gemm, left_singular_vectors, left_singular_vectors_bytes, lu_normalize_in_place,
+};
 use subspace::{Basis, Context, Guarantee, Info, Plugin, SubspaceError, SubspaceMethod};
 
 /// How the sketch is re-normalized between power-iteration products.
@@ -123,16 +125,8 @@ impl SubspaceMethod for Rrf {
         let mut bytes = ThinQr::<f32>::bytes(m, l).max(ThinQr::<f32>::bytes(n, l));
         if self.params.truncate == Truncate::Svd {
             floats += l * n + l * l + m * k;
-            floats += 2 * (l * n + l * l); // B and U_B in f64
-            bytes += faer::linalg::svd::svd_scratch::<f64>(
-                l,
-                n,
-                faer::linalg::svd::ComputeSvdVectors::Thin,
-                faer::linalg::svd::ComputeSvdVectors::No,
-                Par::Seq,
-                Default::default(),
-            )
-            .size_bytes();
+            floats += 2 * l * n; // B in f64
+            bytes += left_singular_vectors_bytes::<f64>(l, n);
         }
         bytes + 4 * floats
     }
@@ -300,36 +294,12 @@ fn project_svd(
     par: Par,
     seq: Par,
 ) -> Result<Mat<f32>, SubspaceError> {
-    use faer::dyn_stack::{MemBuffer, MemStack};
-    use faer::linalg::svd::{self, ComputeSvdVectors};
     let (m, l) = q.shape();
     let n = a.ncols();
     let mut b = Mat::<f32>::zeros(l, n); // (ℓ, n)
     gemm(b.as_mut(), q.transpose(), a, par);
     let b64 = Mat::<f64>::from_fn(l, n, |i, j| b[(i, j)] as f64); // (ℓ, n)
-    let mut ub = Mat::<f64>::zeros(l, l); // (ℓ, ℓ)
-    let mut s = faer::diag::Diag::<f64>::zeros(l);
-    let mut mem = MemBuffer::new(svd::svd_scratch::<f64>(
-        l,
-        n,
-        ComputeSvdVectors::Thin,
-        ComputeSvdVectors::No,
-        seq,
-        Default::default(),
-    ));
-    svd::svd(
-        b64.as_ref(),
-        s.as_mut(),
-        Some(ub.as_mut()),
-        None,
-        seq,
-        MemStack::new(&mut mem),
-        Default::default(),
-    )
-    .map_err(|e| SubspaceError::Kernel {
-        kernel: "faer SVD of B = QᵀA",
-        reason: format!("{e:?}"),
-    })?;
+    let ub = left_singular_vectors(b64.as_ref(), k, seq, "faer SVD of B = QᵀA (f64)")?; // (ℓ, k)
     let ub_k = Mat::<f32>::from_fn(l, k, |i, j| ub[(i, j)] as f32); // (ℓ, k)
     let mut out = Mat::<f32>::zeros(m, k); // (m, k)
     gemm(out.as_mut(), q, ub_k.as_ref(), par);

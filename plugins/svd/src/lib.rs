@@ -20,12 +20,9 @@
 //! matrices side by side, which is also faster on few cores.
 
 use documented::DocumentedFields;
-use faer::dyn_stack::{MemBuffer, MemStack};
-use faer::linalg::svd::{self, ComputeSvdVectors};
-use faer::traits::ComplexField;
 use faer::{Mat, MatRef, Par};
 use serde::{Deserialize, Serialize};
-use subspace::kernels::flops;
+use subspace::kernels::{flops, left_singular_vectors, left_singular_vectors_bytes};
 use subspace::{Basis, Context, Info, Plugin, SubspaceError, SubspaceMethod};
 
 /// The arithmetic of the SVD.
@@ -79,10 +76,9 @@ impl SubspaceMethod for Svd {
     }
 
     fn workspace_bytes(&self, m: usize, n: usize, k: usize) -> usize {
-        let r = m.min(n);
         match self.params.precision {
-            Precision::F32 => scratch_bytes::<f32>(m, n) + 4 * (m * r + r) + 4 * m * k,
-            Precision::F64 => scratch_bytes::<f64>(m, n) + 8 * (m * n + m * r + r) + 4 * m * k,
+            Precision::F32 => left_singular_vectors_bytes::<f32>(m, n) + 4 * m * k,
+            Precision::F64 => left_singular_vectors_bytes::<f64>(m, n) + 8 * m * n + 4 * m * k,
         }
     }
 
@@ -94,10 +90,10 @@ impl SubspaceMethod for Svd {
     ) -> Result<Basis, SubspaceError> {
         let (m, n) = a.shape();
         let q = match self.params.precision {
-            Precision::F32 => left_vectors(a, k)?,
+            Precision::F32 => left_singular_vectors(a, k, Par::Seq, "faer thin SVD (f32)")?,
             Precision::F64 => {
                 let a64 = Mat::<f64>::from_fn(m, n, |i, j| a[(i, j)] as f64); // (m, n)
-                let u = left_vectors(a64.as_ref(), k)?;
+                let u = left_singular_vectors(a64.as_ref(), k, Par::Seq, "faer thin SVD (f64)")?;
                 Mat::from_fn(m, k, |i, j| u[(i, j)] as f32)
             }
         };
@@ -109,46 +105,4 @@ impl SubspaceMethod for Svd {
         };
         Ok(Basis { q, info })
     }
-}
-
-fn scratch_bytes<T: ComplexField>(m: usize, n: usize) -> usize {
-    svd::svd_scratch::<T>(
-        m,
-        n,
-        ComputeSvdVectors::Thin,
-        ComputeSvdVectors::No,
-        Par::Seq,
-        Default::default(),
-    )
-    .size_bytes()
-}
-
-/// The first k left singular vectors of `a` (m×k), sequentially.
-fn left_vectors<T: ComplexField>(a: MatRef<'_, T>, k: usize) -> Result<Mat<T>, SubspaceError> {
-    let (m, n) = a.shape();
-    let r = m.min(n);
-    let mut u = Mat::<T>::zeros(m, r); // (m, r)
-    let mut s = faer::diag::Diag::<T>::zeros(r);
-    let mut mem = MemBuffer::new(svd::svd_scratch::<T>(
-        m,
-        n,
-        ComputeSvdVectors::Thin,
-        ComputeSvdVectors::No,
-        Par::Seq,
-        Default::default(),
-    ));
-    svd::svd(
-        a,
-        s.as_mut(),
-        Some(u.as_mut()),
-        None,
-        Par::Seq,
-        MemStack::new(&mut mem),
-        Default::default(),
-    )
-    .map_err(|e| SubspaceError::Kernel {
-        kernel: "faer thin SVD",
-        reason: format!("{e:?}"),
-    })?;
-    Ok(u.subcols(0, k).to_owned())
 }
