@@ -144,12 +144,27 @@ pub fn left_singular_vectors<T: faer::traits::RealField>(
     par: Par,
     kernel: &'static str,
 ) -> Result<Mat<T>, crate::SubspaceError> {
+    let (m, n) = a.shape();
+    assert!(k <= m.min(n), "{k} singular vectors of a {m}×{n} matrix");
+    let (u, _) = thin_svd_left(a, par, kernel)?;
+    Ok(u.subcols(0, k).to_owned())
+}
+
+/// Thin SVD's left vectors U (m×min(m, n)) and singular values
+/// (non-increasing) of `a`, under `par`.
+pub fn thin_svd_left<T: faer::traits::RealField>(
+    a: MatRef<'_, T>,
+    par: Par,
+    kernel: &'static str,
+) -> Result<(Mat<T>, Vec<T>), crate::SubspaceError> {
     use faer::linalg::svd::{self, ComputeSvdVectors};
     let (m, n) = a.shape();
     let r = m.min(n);
-    assert!(k <= r, "{k} singular vectors of a {m}×{n} matrix");
     let mut u = Mat::<T>::zeros(m, r); // (m, r)
     let mut s = faer::diag::Diag::<T>::zeros(r);
+    if r == 0 {
+        return Ok((u, Vec::new()));
+    }
     let mut mem = MemBuffer::new(svd::svd_scratch::<T>(
         m,
         n,
@@ -171,7 +186,7 @@ pub fn left_singular_vectors<T: faer::traits::RealField>(
         kernel,
         reason: format!("{e:?}"),
     })?;
-    Ok(u.subcols(0, k).to_owned())
+    Ok((u, s.column_vector().iter().cloned().collect()))
 }
 
 /// Scratch bytes of [`left_singular_vectors`] for an m×n input.

@@ -30,7 +30,7 @@ impl ReferenceSvd {
     pub fn from_f64(a: Mat<f64>, par: Par) -> Result<Self, SubspaceError> {
         let (m, n) = a.shape();
         let r = m.min(n);
-        let (u, s) = svd_u(a.as_ref(), par)?;
+        let (u, s) = crate::kernels::thin_svd_left(a.as_ref(), par, "reference SVD (f64)")?;
         debug_assert_eq!(s.len(), r);
         Ok(Self { a, u, s })
     }
@@ -64,39 +64,6 @@ impl ReferenceSvd {
     pub fn tail_fro(&self, k: usize) -> f64 {
         self.s.iter().skip(k).map(|s| s * s).sum::<f64>().sqrt()
     }
-}
-
-/// Thin left singular vectors and singular values of an f64 matrix.
-pub(crate) fn svd_u(a: MatRef<'_, f64>, par: Par) -> Result<(Mat<f64>, Vec<f64>), SubspaceError> {
-    let (m, n) = a.shape();
-    let r = m.min(n);
-    let mut u = Mat::<f64>::zeros(m, r);
-    let mut s = faer::diag::Diag::<f64>::zeros(r);
-    if r == 0 {
-        return Ok((u, Vec::new()));
-    }
-    let mut mem = MemBuffer::new(svd::svd_scratch::<f64>(
-        m,
-        n,
-        ComputeSvdVectors::Thin,
-        ComputeSvdVectors::No,
-        par,
-        Default::default(),
-    ));
-    svd::svd(
-        a,
-        s.as_mut(),
-        Some(u.as_mut()),
-        None,
-        par,
-        MemStack::new(&mut mem),
-        Default::default(),
-    )
-    .map_err(|e| SubspaceError::Kernel {
-        kernel: "reference SVD (f64)",
-        reason: format!("{e:?}"),
-    })?;
-    Ok((u, s.column_vector().iter().copied().collect()))
 }
 
 /// Singular values of an f64 matrix, non-increasing.
