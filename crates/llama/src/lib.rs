@@ -1,0 +1,17 @@
+//! The Llama model GaLore trains, written for the lab to know every byte.
+//!
+//! - [`config`]: GaLore's `llama_60m` and smaller presets of the same
+//!   architecture, read and written as Hugging Face `config.json`;
+//! - [`params`]: the size table of every parameter, named exactly as Hugging
+//!   Face names Llama's tensors in their (out, in) layout, and the flat f32
+//!   store with named views cut from it, saved and loaded as safetensors.
+//!
+//! Forward and backward passes, the optimizers and the training loop build on
+//! these (issue 4).
+
+pub mod config;
+pub mod model;
+pub mod params;
+
+pub use config::LlamaConfig;
+pub use params::{Layout, ParamKind, ParamSpec, ParamStore, StoreError};

@@ -1,0 +1,363 @@
+//! The parameter size table and the flat parameter store.
+//!
+//! Every parameter is a named view into one contiguous f32 buffer, in
+//! Hugging Face's names and layouts: a linear weight is (out, in) row-major,
+//! as `torch.nn.Linear.weight` and safetensors store it; a norm weight is a
+//! vector. The same [`Layout`] cuts gradients and optimizer states from
+//! buffers of the same size (llm.c's `fill_in_parameter_sizes` pattern).
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use faer::{MatMut, MatRef};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, Normal};
+use safetensors::{Dtype, SafeTensors, tensor::TensorView};
+use thiserror::Error;
+
+use crate::LlamaConfig;
+
+/// What a parameter is, for the optimizer's choices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParamKind {
+    Embedding,
+    /// q, k, v, o projections.
+    Attention,
+    /// gate, up, down projections.
+    Mlp,
+    Norm,
+    LmHead,
+}
+
+impl ParamKind {
+    /// GaLore projects exactly the attention and MLP matrices (the reference
+    /// code's "attn"/"mlp" module-name rule).
+    pub fn galore(self) -> bool {
+        matches!(self, ParamKind::Attention | ParamKind::Mlp)
+    }
+}
+
+/// One parameter: its name, shape and place in the flat buffer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParamSpec {
+    /// Hugging Face name, e.g. `model.layers.3.mlp.up_proj.weight`.
+    pub name: String,
+    /// (out, in) for a matrix, (len,) for a vector.
+    pub shape: Vec<usize>,
+    /// First element in the flat buffer.
+    pub offset: usize,
+    pub kind: ParamKind,
+}
+
+impl ParamSpec {
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    /// Whether it has no elements.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The size table of a model: every parameter in Hugging Face's order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Layout {
+    specs: Vec<ParamSpec>,
+    total: usize,
+}
+
+impl Layout {
+    /// The layout of `config`'s parameters.
+    pub fn new(config: &LlamaConfig) -> Self {
+        let (h, f, v) = (
+            config.hidden_size,
+            config.intermediate_size,
+            config.vocab_size,
+        );
+        let mut named: Vec<(String, Vec<usize>, ParamKind)> = vec![(
+            "model.embed_tokens.weight".into(),
+            vec![v, h],
+            ParamKind::Embedding,
+        )];
+        for i in 0..config.num_hidden_layers {
+            let p = format!("model.layers.{i}");
+            named.push((
+                format!("{p}.input_layernorm.weight"),
+                vec![h],
+                ParamKind::Norm,
+            ));
+            for proj in ["q_proj", "k_proj", "v_proj", "o_proj"] {
+                named.push((
+                    format!("{p}.self_attn.{proj}.weight"),
+                    vec![h, h],
+                    ParamKind::Attention,
+                ));
+            }
+            named.push((
+                format!("{p}.post_attention_layernorm.weight"),
+                vec![h],
+                ParamKind::Norm,
+            ));
+            named.push((
+                format!("{p}.mlp.gate_proj.weight"),
+                vec![f, h],
+                ParamKind::Mlp,
+            ));
+            named.push((
+                format!("{p}.mlp.up_proj.weight"),
+                vec![f, h],
+                ParamKind::Mlp,
+            ));
+            named.push((
+                format!("{p}.mlp.down_proj.weight"),
+                vec![h, f],
+                ParamKind::Mlp,
+            ));
+        }
+        named.push(("model.norm.weight".into(), vec![h], ParamKind::Norm));
+        if !config.tie_word_embeddings {
+            named.push(("lm_head.weight".into(), vec![v, h], ParamKind::LmHead));
+        }
+        let mut offset = 0;
+        let specs = named
+            .into_iter()
+            .map(|(name, shape, kind)| {
+                let spec = ParamSpec {
+                    name,
+                    shape,
+                    offset,
+                    kind,
+                };
+                offset += spec.len();
+                spec
+            })
+            .collect();
+        Self {
+            specs,
+            total: offset,
+        }
+    }
+
+    /// Every parameter, in order.
+    pub fn specs(&self) -> &[ParamSpec] {
+        &self.specs
+    }
+
+    /// Total number of f32 elements.
+    pub fn total(&self) -> usize {
+        self.total
+    }
+
+    /// The parameter named `name`.
+    pub fn get(&self, name: &str) -> Option<&ParamSpec> {
+        self.specs.iter().find(|s| s.name == name)
+    }
+
+    /// Elements of the parameters GaLore projects.
+    pub fn galore_total(&self) -> usize {
+        self.specs
+            .iter()
+            .filter(|s| s.kind.galore())
+            .map(ParamSpec::len)
+            .sum()
+    }
+}
+
+/// Why a checkpoint did not load or save.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}: not a safetensors file ({reason})")]
+    Format { path: String, reason: String },
+    #[error(
+        "{path}: tensor `{name}` is missing; the checkpoint must hold every parameter of the model"
+    )]
+    Missing { path: String, name: String },
+    #[error(
+        "{path}: tensor `{name}` has shape {found:?}, the model expects {expected:?}; check the config"
+    )]
+    Shape {
+        path: String,
+        name: String,
+        expected: Vec<usize>,
+        found: Vec<usize>,
+    },
+    #[error("{path}: tensor `{name}` is {dtype}; save it as float32")]
+    Dtype {
+        path: String,
+        name: String,
+        dtype: String,
+    },
+}
+
+/// A flat f32 buffer with the named views of a [`Layout`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParamStore {
+    layout: Layout,
+    data: Vec<f32>,
+}
+
+impl ParamStore {
+    /// All zeros (gradients, optimizer states).
+    pub fn zeros(layout: &Layout) -> Self {
+        Self {
+            layout: layout.clone(),
+            data: vec![0.0; layout.total()],
+        }
+    }
+
+    /// Hugging Face's init: every linear and embedding N(0, initializer_range²),
+    /// every norm weight 1. Tensor t draws from ChaCha8 stream t of `seed`.
+    pub fn init(config: &LlamaConfig, seed: u64) -> Self {
+        let layout = Layout::new(config);
+        let mut store = Self::zeros(&layout);
+        let normal = Normal::new(0.0f32, config.initializer_range as f32).expect("a valid std");
+        for (t, spec) in layout.specs().iter().enumerate() {
+            let values = &mut store.data[spec.offset..spec.offset + spec.len()];
+            if spec.kind == ParamKind::Norm {
+                values.fill(1.0);
+            } else {
+                let mut rng = ChaCha8Rng::seed_from_u64(seed);
+                rng.set_stream(t as u64);
+                values.iter_mut().for_each(|x| *x = normal.sample(&mut rng));
+            }
+        }
+        store
+    }
+
+    /// The layout.
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    /// The whole flat buffer.
+    pub fn as_slice(&self) -> &[f32] {
+        &self.data
+    }
+
+    /// The whole flat buffer, mutable.
+    pub fn as_mut_slice(&mut self) -> &mut [f32] {
+        &mut self.data
+    }
+
+    /// Bytes held.
+    pub fn bytes(&self) -> usize {
+        self.data.len() * size_of::<f32>()
+    }
+
+    /// The elements of parameter `name`.
+    pub fn slice(&self, name: &str) -> Option<&[f32]> {
+        let s = self.layout.get(name)?;
+        Some(&self.data[s.offset..s.offset + s.len()])
+    }
+
+    /// A matrix parameter as an (out, in) view.
+    pub fn matrix(&self, name: &str) -> Option<MatRef<'_, f32>> {
+        let s = self.layout.get(name)?;
+        let [rows, cols] = s.shape[..] else {
+            return None;
+        };
+        Some(MatRef::from_row_major_slice(
+            &self.data[s.offset..s.offset + s.len()],
+            rows,
+            cols,
+        ))
+    }
+
+    /// A matrix parameter as a mutable (out, in) view.
+    pub fn matrix_mut(&mut self, name: &str) -> Option<MatMut<'_, f32>> {
+        let s = self.layout.get(name)?.clone();
+        let [rows, cols] = s.shape[..] else {
+            return None;
+        };
+        Some(MatMut::from_row_major_slice_mut(
+            &mut self.data[s.offset..s.offset + s.len()],
+            rows,
+            cols,
+        ))
+    }
+
+    /// Writes every parameter as an F32 tensor of a safetensors file
+    /// (`{"format": "pt"}` metadata, as `safetensors.torch.save_file` does).
+    pub fn save(&self, path: &Path) -> Result<(), StoreError> {
+        let p = path.display().to_string();
+        let bytes: Vec<Vec<u8>> = self
+            .layout
+            .specs()
+            .iter()
+            .map(|s| {
+                self.data[s.offset..s.offset + s.len()]
+                    .iter()
+                    .flat_map(|x| x.to_le_bytes())
+                    .collect()
+            })
+            .collect();
+        let views = self
+            .layout
+            .specs()
+            .iter()
+            .zip(&bytes)
+            .map(|(s, b)| {
+                TensorView::new(Dtype::F32, s.shape.clone(), b)
+                    .map(|v| (s.name.clone(), v))
+                    .map_err(|e| StoreError::Format {
+                        path: p.clone(),
+                        reason: e.to_string(),
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let meta = HashMap::from([("format".to_string(), "pt".to_string())]);
+        safetensors::serialize_to_file(views, Some(meta), path).map_err(|e| StoreError::Format {
+            path: p,
+            reason: e.to_string(),
+        })
+    }
+
+    /// Reads every parameter of `layout` from a safetensors file: each must
+    /// be present, F32 and of the expected shape (extra tensors are ignored).
+    pub fn load(path: &Path, layout: &Layout) -> Result<Self, StoreError> {
+        let p = path.display().to_string();
+        let buf = std::fs::read(path).map_err(|source| StoreError::Io {
+            path: p.clone(),
+            source,
+        })?;
+        let st = SafeTensors::deserialize(&buf).map_err(|e| StoreError::Format {
+            path: p.clone(),
+            reason: e.to_string(),
+        })?;
+        let mut store = Self::zeros(layout);
+        for s in layout.specs() {
+            let t = st.tensor(&s.name).map_err(|_| StoreError::Missing {
+                path: p.clone(),
+                name: s.name.clone(),
+            })?;
+            if t.dtype() != Dtype::F32 {
+                return Err(StoreError::Dtype {
+                    path: p,
+                    name: s.name.clone(),
+                    dtype: format!("{:?}", t.dtype()),
+                });
+            }
+            if t.shape() != s.shape.as_slice() {
+                return Err(StoreError::Shape {
+                    path: p,
+                    name: s.name.clone(),
+                    expected: s.shape.clone(),
+                    found: t.shape().to_vec(),
+                });
+            }
+            let dst = &mut store.data[s.offset..s.offset + s.len()];
+            for (x, b) in dst.iter_mut().zip(t.data().chunks_exact(4)) {
+                *x = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+            }
+        }
+        Ok(store)
+    }
+}
