@@ -5,3 +5,11 @@
 //!
 //! Letters used in shape comments: B batch, T sequence, C hidden,
 //! NH heads, HS = C / NH head dim, F intermediate, V vocab, N = B·T rows.
+
+pub mod attention;
+pub mod crossentropy;
+pub mod embedding;
+pub mod linear;
+pub mod rmsnorm;
+pub mod rope;
+pub mod swiglu;

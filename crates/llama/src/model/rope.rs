@@ -1,0 +1,126 @@
+//! Rotary position embedding (Su et al. 2021, RoFormer, eq. 34), in Hugging
+//! Face `modeling_llama`'s rotate-half convention.
+//!
+//! Within each head of dimension HS, dimension i pairs with i + HS/2 (not
+//! with 2i + 1 as in Meta's and llm.c's interleaved convention; the two
+//! differ by a fixed permutation of the q/k dimensions). For position p and
+//! i < HS/2, with inv_freq_i = θ^(−2i/HS) and angle a = p · inv_freq_i:
+//!
+//! ```text
+//! x'_i        = x_i · cos a − x_{i+HS/2} · sin a
+//! x'_{i+HS/2} = x_{i+HS/2} · cos a + x_i · sin a
+//! ```
+//!
+//! i.e. x' = x ⊙ cos + rotate_half(x) ⊙ sin with rotate_half(x) = [−x2, x1].
+//! Each pair is rotated by an orthogonal 2×2 matrix R(a), so the backward
+//! pass applies Rᵀ = R(−a).
+//!
+//! Letters: B batch, T sequence, NH heads, HS head dim, C = NH · HS.
+
+/// Fills the rotation tables for positions 0..t: `cos[p, i] = cos(p ·
+/// θ^(−2i/hs))` and likewise `sin`, for i < hs/2. Angles are computed in
+/// f64 and the cosine and sine rounded once to f32.
+pub fn rope_tables(
+    cos: &mut [f32], // (T, HS/2)
+    sin: &mut [f32], // (T, HS/2)
+    t: usize,
+    hs: usize,
+    theta: f32,
+) {
+    assert!(hs.is_multiple_of(2), "head dim {hs} must be even for RoPE");
+    let half = hs / 2;
+    assert_eq!(cos.len(), t * half, "cos must be (T, HS/2)");
+    assert_eq!(sin.len(), t * half, "sin must be (T, HS/2)");
+    let theta = theta as f64;
+    for p in 0..t {
+        for i in 0..half {
+            let inv_freq = theta.powf(-((2 * i) as f64) / hs as f64);
+            let angle = p as f64 * inv_freq;
+            cos[p * half + i] = angle.cos() as f32;
+            sin[p * half + i] = angle.sin() as f32;
+        }
+    }
+}
+
+/// `out = rope(inp)`: rotates every head of every position of `inp` by the
+/// angles of its position (overwrites `out`).
+#[allow(clippy::too_many_arguments)]
+pub fn rope_forward(
+    out: &mut [f32], // (B, T, NH, HS) = (B, T, C)
+    inp: &[f32],     // (B, T, NH, HS)
+    cos: &[f32],     // (T, HS/2)
+    sin: &[f32],     // (T, HS/2)
+    b: usize,
+    t: usize,
+    nh: usize,
+    hs: usize,
+) {
+    check_shapes(out.len(), inp.len(), cos, sin, b, t, nh, hs);
+    let half = hs / 2;
+    for bt in 0..b * t {
+        let p = bt % t;
+        let (c, s) = (&cos[p * half..][..half], &sin[p * half..][..half]);
+        for h in 0..nh {
+            let base = (bt * nh + h) * hs;
+            let x = &inp[base..base + hs];
+            let y = &mut out[base..base + hs];
+            for i in 0..half {
+                let (x1, x2) = (x[i], x[i + half]);
+                y[i] = x1 * c[i] - x2 * s[i];
+                y[i + half] = x2 * c[i] + x1 * s[i];
+            }
+        }
+    }
+}
+
+/// `dinp += ropeᵀ(dout)`: the inverse rotation (the transpose of the
+/// forward's linear map) applied to `dout`, accumulated into `dinp`.
+#[allow(clippy::too_many_arguments)]
+pub fn rope_backward(
+    dinp: &mut [f32], // (B, T, NH, HS)
+    dout: &[f32],     // (B, T, NH, HS)
+    cos: &[f32],      // (T, HS/2)
+    sin: &[f32],      // (T, HS/2)
+    b: usize,
+    t: usize,
+    nh: usize,
+    hs: usize,
+) {
+    check_shapes(dinp.len(), dout.len(), cos, sin, b, t, nh, hs);
+    let half = hs / 2;
+    for bt in 0..b * t {
+        let p = bt % t;
+        let (c, s) = (&cos[p * half..][..half], &sin[p * half..][..half]);
+        for h in 0..nh {
+            let base = (bt * nh + h) * hs;
+            let dy = &dout[base..base + hs];
+            let dx = &mut dinp[base..base + hs];
+            for i in 0..half {
+                let (d1, d2) = (dy[i], dy[i + half]);
+                dx[i] += d1 * c[i] + d2 * s[i];
+                dx[i + half] += d2 * c[i] - d1 * s[i];
+            }
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn check_shapes(
+    out_len: usize,
+    inp_len: usize,
+    cos: &[f32],
+    sin: &[f32],
+    b: usize,
+    t: usize,
+    nh: usize,
+    hs: usize,
+) {
+    assert!(hs.is_multiple_of(2), "head dim {hs} must be even for RoPE");
+    let n = b * t * nh * hs;
+    assert_eq!(out_len, n, "output must be (B, T, NH, HS)");
+    assert_eq!(inp_len, n, "input must be (B, T, NH, HS)");
+    assert!(
+        cos.len() >= t * (hs / 2) && sin.len() >= t * (hs / 2),
+        "cos/sin tables must cover (T, HS/2)"
+    );
+}
