@@ -11,6 +11,7 @@
 
 pub mod config;
 pub mod model;
+pub mod optim;
 pub mod params;
 
 pub use config::LlamaConfig;

@@ -10,6 +10,7 @@ pub mod attention;
 pub mod crossentropy;
 pub mod embedding;
 pub mod linear;
+pub mod llama;
 pub mod rmsnorm;
 pub mod rope;
 pub mod swiglu;
