@@ -13,6 +13,7 @@ pub mod config;
 pub mod model;
 pub mod optim;
 pub mod params;
+pub mod train;
 
 pub use config::LlamaConfig;
 pub use params::{Layout, ParamKind, ParamSpec, ParamStore, StoreError};
