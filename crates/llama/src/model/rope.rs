@@ -56,21 +56,14 @@ pub fn rope_forward(
     hs: usize,
 ) {
     check_shapes(out.len(), inp.len(), cos, sin, b, t, nh, hs);
-    let half = hs / 2;
-    for bt in 0..b * t {
-        let p = bt % t;
-        let (c, s) = (&cos[p * half..][..half], &sin[p * half..][..half]);
-        for h in 0..nh {
-            let base = (bt * nh + h) * hs;
-            let x = &inp[base..base + hs];
-            let y = &mut out[base..base + hs];
-            for i in 0..half {
-                let (x1, x2) = (x[i], x[i + half]);
-                y[i] = x1 * c[i] - x2 * s[i];
-                y[i + half] = x2 * c[i] + x1 * s[i];
-            }
+    for_each_head(out, inp, cos, sin, b * t, t, nh, hs, |y, x, c, s| {
+        let half = c.len();
+        for i in 0..half {
+            let (x1, x2) = (x[i], x[i + half]);
+            y[i] = x1 * c[i] - x2 * s[i];
+            y[i + half] = x2 * c[i] + x1 * s[i];
         }
-    }
+    });
 }
 
 /// `dinp += ropeᵀ(dout)`: the inverse rotation (the transpose of the
@@ -87,19 +80,37 @@ pub fn rope_backward(
     hs: usize,
 ) {
     check_shapes(dinp.len(), dout.len(), cos, sin, b, t, nh, hs);
+    for_each_head(dinp, dout, cos, sin, b * t, t, nh, hs, |dx, dy, c, s| {
+        let half = c.len();
+        for i in 0..half {
+            let (d1, d2) = (dy[i], dy[i + half]);
+            dx[i] += d1 * c[i] + d2 * s[i];
+            dx[i + half] += d2 * c[i] - d1 * s[i];
+        }
+    });
+}
+
+/// Calls `f(dst_head, src_head, cos_row, sin_row)` for every head of every
+/// position (rows are the (HS/2) angles of the head's position).
+#[allow(clippy::too_many_arguments)]
+fn for_each_head(
+    dst: &mut [f32], // (B, T, NH, HS)
+    src: &[f32],     // (B, T, NH, HS)
+    cos: &[f32],     // (T, HS/2)
+    sin: &[f32],     // (T, HS/2)
+    rows: usize,
+    t: usize,
+    nh: usize,
+    hs: usize,
+    f: impl Fn(&mut [f32], &[f32], &[f32], &[f32]),
+) {
     let half = hs / 2;
-    for bt in 0..b * t {
+    for bt in 0..rows {
         let p = bt % t;
         let (c, s) = (&cos[p * half..][..half], &sin[p * half..][..half]);
         for h in 0..nh {
             let base = (bt * nh + h) * hs;
-            let dy = &dout[base..base + hs];
-            let dx = &mut dinp[base..base + hs];
-            for i in 0..half {
-                let (d1, d2) = (dy[i], dy[i + half]);
-                dx[i] += d1 * c[i] + d2 * s[i];
-                dx[i + half] += d2 * c[i] - d1 * s[i];
-            }
+            f(&mut dst[base..base + hs], &src[base..base + hs], c, s);
         }
     }
 }
