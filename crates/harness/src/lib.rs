@@ -9,7 +9,8 @@
 //! - [`runner`]: runs a suite, measuring time, memory, energy and accuracy,
 //!   and writes each result row as it finishes;
 //! - [`report`]: `results.csv`, `run.json`, `summary.md` and `index.html`;
-//! - [`check`]: the accuracy gate against a committed baseline.
+//! - [`check`]: the accuracy gate against a committed baseline;
+//! - [`training`]: training runs (`lab train`, a suite's `[[train]]`).
 
 pub mod check;
 pub mod machine;
@@ -18,3 +19,4 @@ pub mod report;
 pub mod runner;
 pub mod source;
 pub mod suite;
+pub mod training;

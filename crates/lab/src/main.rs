@@ -38,6 +38,9 @@ enum Command {
         #[arg(long, default_value = "reports")]
         out: PathBuf,
     },
+    /// Train a Llama with AdamW or GaLore-AdamW and write training.csv,
+    /// memory.json, train.json, recorded gradients and checkpoints.
+    Train(Box<TrainArgs>),
     /// The accuracy gate: run a suite and compare its accuracy with a baseline.
     Check {
         /// The suite file.
@@ -79,6 +82,74 @@ struct TryArgs {
     threads: usize,
 }
 
+#[derive(clap::Args)]
+struct TrainArgs {
+    /// A TOML file with the run's table (the fields of a suite's [[train]]
+    /// entry); the flags below override it.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Output directory.
+    #[arg(long, default_value = "reports/train")]
+    out: PathBuf,
+    /// Resume from a checkpoint directory (…/checkpoints/step-N); its saved
+    /// config is used and the flags are ignored.
+    #[arg(long)]
+    resume: Option<PathBuf>,
+    /// Model preset: llama-60m, small or tiny.
+    #[arg(long)]
+    preset: Option<String>,
+    /// adamw or galore.
+    #[arg(long)]
+    optimizer: Option<String>,
+    /// GaLore's subspace plugin (see `lab list`).
+    #[arg(long)]
+    plugin: Option<String>,
+    /// The plugin's params as TOML, e.g. 'power_iters = 0, oversample = 10'.
+    #[arg(long)]
+    params: Option<String>,
+    #[arg(long)]
+    steps: Option<usize>,
+    #[arg(long)]
+    batch_size: Option<usize>,
+    #[arg(long)]
+    seq_len: Option<usize>,
+    #[arg(long)]
+    lr: Option<f32>,
+    /// GaLore rank r.
+    #[arg(long)]
+    rank: Option<usize>,
+    /// GaLore T: steps between subspace refreshes (1 = every step).
+    #[arg(long)]
+    update_proj_gap: Option<u64>,
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Rayon threads (0 = all cores).
+    #[arg(long)]
+    threads: Option<usize>,
+    #[arg(long)]
+    eval_every: Option<usize>,
+    #[arg(long)]
+    checkpoint_every: Option<usize>,
+    /// Write a checkpoint after the last step.
+    #[arg(long)]
+    checkpoint_at_end: bool,
+    /// Comma-separated 0-based steps whose gradients are recorded.
+    #[arg(long, value_delimiter = ',')]
+    record_steps: Option<Vec<usize>>,
+    /// Comma-separated globs on the recorded gradients' names.
+    #[arg(long, value_delimiter = ',')]
+    record_tensors: Option<Vec<String>>,
+    /// The corpus file (default: the shipped corpus).
+    #[arg(long)]
+    corpus: Option<PathBuf>,
+    /// A Hugging Face tokenizer.json (default: bytes).
+    #[arg(long)]
+    tokenizer: Option<PathBuf>,
+    /// Recompute each layer's activations in backward.
+    #[arg(long)]
+    activation_checkpointing: bool,
+}
+
 fn main() {
     let cli = Cli::parse();
     if let Err(e) = dispatch(cli) {
@@ -92,6 +163,7 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::List { name } => list(name.as_deref()),
         Command::Try(args) => try_method(&args),
         Command::Run { suite, out } => run_suite(&suite, &out).map(|_| ()),
+        Command::Train(args) => train(&args),
         Command::Check {
             suite,
             baseline,
@@ -187,6 +259,98 @@ fn try_method(args: &TryArgs) -> Result<()> {
     println!("  sin_theta {:.3e}", acc.sin_theta);
     println!("  energy    {:.6}", acc.energy);
     println!("  ortho     {:.3e}", acc.ortho);
+    Ok(())
+}
+
+fn train(args: &TrainArgs) -> Result<()> {
+    use llama::session::{OptimizerKind, TrainConfig};
+    let registry = lab::registry()?;
+    let mut c = match &args.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            toml::from_str::<TrainConfig>(&text)
+                .with_context(|| format!("{}: not a training table", path.display()))?
+        }
+        None => TrainConfig::default(),
+    };
+    if let Some(x) = &args.preset {
+        c.preset.clone_from(x);
+    }
+    if let Some(x) = &args.optimizer {
+        c.optimizer = match x.as_str() {
+            "adamw" => OptimizerKind::Adamw,
+            "galore" => OptimizerKind::Galore,
+            _ => bail!("--optimizer {x:?}: use adamw or galore"),
+        };
+    }
+    if let Some(x) = &args.plugin {
+        c.plugin.clone_from(x);
+    }
+    if let Some(x) = &args.params {
+        c.plugin_params = x.replace(',', "\n").parse().with_context(|| {
+            format!("--params {x:?} is not TOML (write e.g. 'power_iters = 0')")
+        })?;
+    }
+    macro_rules! set {
+        ($($field:ident),*) => {$(if let Some(x) = &args.$field { c.$field = x.clone(); })*};
+    }
+    set!(
+        steps,
+        batch_size,
+        seq_len,
+        lr,
+        rank,
+        update_proj_gap,
+        seed,
+        threads,
+        eval_every,
+        checkpoint_every,
+        record_steps,
+        record_tensors
+    );
+    if args.corpus.is_some() {
+        c.corpus.clone_from(&args.corpus);
+    }
+    if args.tokenizer.is_some() {
+        c.tokenizer.clone_from(&args.tokenizer);
+    }
+    c.checkpoint_at_end |= args.checkpoint_at_end;
+    c.activation_checkpointing |= args.activation_checkpointing;
+    let summary = harness::training::train(c, &registry, &args.out, args.resume.as_deref(), true)?;
+    let m = &summary.memory;
+    let mb = |b: usize| b as f64 / 1e6;
+    eprintln!(
+        "{}: {} steps, final loss {:.4}{}, {:.3} s/step (forward {:.3}, backward {:.3}, subspace {:.3}, update {:.3}), {:.0} tokens/s",
+        summary.run,
+        summary.steps,
+        summary.final_train_loss,
+        summary
+            .final_eval_loss
+            .map_or(String::new(), |e| format!(" (held-out {e:.4})")),
+        summary.median_step_seconds,
+        summary.median_seconds_forward,
+        summary.median_seconds_backward,
+        summary.median_seconds_subspace,
+        summary.median_seconds_update,
+        summary.tokens_per_second
+    );
+    eprintln!(
+        "memory: weights {:.1} MB, gradients {:.1} MB, optimizer state {:.1} MB, activations {:.1} MB = {:.1} MB accounted; peak RSS {}; GaLore paper's bf16 estimate: weights {:.1} MB + states {:.1} MB",
+        mb(m.weights_bytes),
+        mb(m.gradient_bytes),
+        mb(m.optimizer_state_bytes),
+        mb(m.activation_bytes),
+        mb(m.accounted_bytes),
+        m.peak_rss_bytes
+            .map_or(m.peak_rss_note.clone(), |b| format!(
+                "{:.1} MB",
+                b as f64 / 1e6
+            )),
+        mb(m.paper_bf16_weights_bytes),
+        mb(m.paper_bf16_state_bytes)
+    );
+    println!("{}", args.out.display());
     Ok(())
 }
 

@@ -73,10 +73,30 @@ impl LlamaConfig {
         }
     }
 
-    /// A named preset: "llama_60m" or "tiny".
+    /// A small model of the same architecture for loss curves on a laptop
+    /// budget: hidden 256, 4 heads of 64, 4 layers, intermediate 688, vocab
+    /// 256 (bytes); 3.3M parameters.
+    pub fn small() -> Self {
+        Self {
+            hidden_size: 256,
+            intermediate_size: 688,
+            num_attention_heads: 4,
+            num_hidden_layers: 4,
+            vocab_size: 256,
+            max_position_embeddings: 1024,
+            ..Self::llama_60m()
+        }
+    }
+
+    /// The preset names [`LlamaConfig::preset`] knows.
+    pub const PRESETS: [&str; 3] = ["llama-60m", "small", "tiny"];
+
+    /// A named preset: "llama-60m" (also "llama_60m", GaLore's file name),
+    /// "small" or "tiny".
     pub fn preset(name: &str) -> Option<Self> {
         match name {
-            "llama_60m" => Some(Self::llama_60m()),
+            "llama-60m" | "llama_60m" => Some(Self::llama_60m()),
+            "small" => Some(Self::small()),
             "tiny" => Some(Self::tiny()),
             _ => None,
         }

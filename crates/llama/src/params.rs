@@ -258,6 +258,13 @@ impl ParamStore {
         Some(&self.data[s.offset..s.offset + s.len()])
     }
 
+    /// The mutable values of parameter `name` (row-major), or `None`.
+    pub fn slice_mut(&mut self, name: &str) -> Option<&mut [f32]> {
+        let s = self.layout.get(name)?;
+        let range = s.offset..s.offset + s.len();
+        Some(&mut self.data[range])
+    }
+
     /// A matrix parameter as an (out, in) view.
     pub fn matrix(&self, name: &str) -> Option<MatRef<'_, f32>> {
         let s = self.layout.get(name)?;
@@ -287,37 +294,14 @@ impl ParamStore {
     /// Writes every parameter as an F32 tensor of a safetensors file
     /// (`{"format": "pt"}` metadata, as `safetensors.torch.save_file` does).
     pub fn save(&self, path: &Path) -> Result<(), StoreError> {
-        let p = path.display().to_string();
-        let bytes: Vec<Vec<u8>> = self
-            .layout
-            .specs()
-            .iter()
-            .map(|s| {
-                self.data[s.offset..s.offset + s.len()]
-                    .iter()
-                    .flat_map(|x| x.to_le_bytes())
-                    .collect()
-            })
-            .collect();
-        let views = self
-            .layout
-            .specs()
-            .iter()
-            .zip(&bytes)
-            .map(|(s, b)| {
-                TensorView::new(Dtype::F32, s.shape.clone(), b)
-                    .map(|v| (s.name.clone(), v))
-                    .map_err(|e| StoreError::Format {
-                        path: p.clone(),
-                        reason: e.to_string(),
-                    })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let meta = HashMap::from([("format".to_string(), "pt".to_string())]);
-        safetensors::serialize_to_file(views, Some(meta), path).map_err(|e| StoreError::Format {
-            path: p,
-            reason: e.to_string(),
-        })
+        let tensors = self.layout.specs().iter().map(|s| {
+            (
+                s.name.as_str(),
+                s.shape.as_slice(),
+                &self.data[s.offset..s.offset + s.len()],
+            )
+        });
+        save_f32(path, tensors, &[])
     }
 
     /// Reads every parameter of `layout` from a safetensors file: each must
@@ -360,4 +344,85 @@ impl ParamStore {
         }
         Ok(store)
     }
+}
+
+/// One named row-major f32 tensor (optimizer state, recorded gradients).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NamedTensor {
+    pub name: String,
+    pub shape: Vec<usize>,
+    pub data: Vec<f32>,
+}
+
+/// Writes (name, shape, values) as F32 tensors of a safetensors file with
+/// `{"format": "pt"}` plus `metadata` (so `safetensors.torch.load_file`
+/// reads it).
+pub fn save_f32<'a>(
+    path: &Path,
+    tensors: impl IntoIterator<Item = (&'a str, &'a [usize], &'a [f32])>,
+    metadata: &[(&str, String)],
+) -> Result<(), StoreError> {
+    let p = path.display().to_string();
+    let format = |e: safetensors::SafeTensorError| StoreError::Format {
+        path: p.clone(),
+        reason: e.to_string(),
+    };
+    let owned: Vec<(&str, &[usize], Vec<u8>)> = tensors
+        .into_iter()
+        .map(|(name, shape, data)| {
+            let bytes = data.iter().flat_map(|x| x.to_le_bytes()).collect();
+            (name, shape, bytes)
+        })
+        .collect();
+    let views = owned
+        .iter()
+        .map(|(name, shape, bytes)| {
+            TensorView::new(Dtype::F32, shape.to_vec(), bytes).map(|v| (name.to_string(), v))
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(format)?;
+    let mut meta = HashMap::from([("format".to_string(), "pt".to_string())]);
+    meta.extend(metadata.iter().map(|(k, v)| (k.to_string(), v.clone())));
+    safetensors::serialize_to_file(views, Some(meta), path).map_err(format)
+}
+
+/// Reads every tensor of a safetensors file as f32 (each must be F32), with
+/// the file's metadata.
+pub fn load_f32(path: &Path) -> Result<(Vec<NamedTensor>, HashMap<String, String>), StoreError> {
+    let p = path.display().to_string();
+    let buf = std::fs::read(path).map_err(|source| StoreError::Io {
+        path: p.clone(),
+        source,
+    })?;
+    let format = |reason: String| StoreError::Format {
+        path: p.clone(),
+        reason,
+    };
+    let (_, header) = SafeTensors::read_metadata(&buf).map_err(|e| format(e.to_string()))?;
+    let st = SafeTensors::deserialize(&buf).map_err(|e| format(e.to_string()))?;
+    let mut out = Vec::new();
+    let mut names: Vec<String> = st.names().into_iter().map(str::to_string).collect();
+    names.sort();
+    for name in names {
+        let t = st.tensor(&name).map_err(|e| format(e.to_string()))?;
+        if t.dtype() != Dtype::F32 {
+            return Err(StoreError::Dtype {
+                path: p,
+                name,
+                dtype: format!("{:?}", t.dtype()),
+            });
+        }
+        let data = t
+            .data()
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
+        out.push(NamedTensor {
+            name,
+            shape: t.shape().to_vec(),
+            data,
+        });
+    }
+    let meta = header.metadata().clone().unwrap_or_default();
+    Ok((out, meta))
 }

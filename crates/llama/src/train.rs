@@ -14,10 +14,9 @@ use std::time::Instant;
 
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use subspace::SubspaceError;
 
 use crate::model::llama::{Activations, backward, forward};
-use crate::optim::{AdamW, GaloreAdamW};
+use crate::optim::{AdamW, GaloreAdamW, RefreshError};
 use crate::{LlamaConfig, ParamStore};
 
 /// The byte-level tokenizer: one token per byte (vocab 256).
@@ -133,13 +132,21 @@ impl Optimizer {
         params: &mut ParamStore,
         grads: &ParamStore,
         lr: f32,
-    ) -> Result<(), SubspaceError> {
+    ) -> Result<(), RefreshError> {
         match self {
             Optimizer::AdamW(o) => {
                 o.step(params, grads, lr);
                 Ok(())
             }
             Optimizer::Galore(o) => o.step(params, grads, lr),
+        }
+    }
+
+    /// Bytes of optimizer state.
+    pub fn state_bytes(&self) -> usize {
+        match self {
+            Optimizer::AdamW(o) => o.state_bytes(),
+            Optimizer::Galore(o) => o.state_bytes(),
         }
     }
 
@@ -183,7 +190,7 @@ pub fn train(
     t: usize,
     base_lr: f32,
     mut on_step: impl FnMut(&StepRecord),
-) -> Result<(), SubspaceError> {
+) -> Result<(), RefreshError> {
     let mut acts = Activations::new(config, b, t);
     let mut grads = ParamStore::zeros(params.layout());
     let warmup = steps / 10;

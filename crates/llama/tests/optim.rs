@@ -123,6 +123,7 @@ fn galore(rank: usize, gap: u64, wd: f32, method: Box<dyn SubspaceMethod>) -> Ga
         scale: 0.25,
         update_proj_gap: gap,
         adamw: hp(1e-2, wd),
+        ..GaloreParams::default()
     };
     GaloreAdamW::new(&Layout::new(&config()), params, method, 42)
 }

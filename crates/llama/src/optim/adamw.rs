@@ -108,21 +108,33 @@ impl AdamW {
         &self.v
     }
 
-    /// One step at learning rate `lr` (the schedule's current value).
+    /// One step at learning rate `lr` (the schedule's current value), in
+    /// parallel over fixed chunks of the buffer on the ambient rayon pool
+    /// (elementwise, so the bits do not depend on the thread count).
     pub fn step(&mut self, params: &mut ParamStore, grads: &ParamStore, lr: f32) {
+        use rayon::prelude::*;
+        const CHUNK: usize = 1 << 16;
         assert_eq!(params.layout(), self.m.layout(), "params of another layout");
         assert_eq!(grads.layout(), self.m.layout(), "grads of another layout");
         self.t += 1;
         let step_size = self.params.step_size(lr, self.t);
-        dense_step(
-            &self.params,
-            lr,
-            step_size,
-            params.as_mut_slice(),
-            grads.as_slice(),
-            self.m.as_mut_slice(),
-            self.v.as_mut_slice(),
-        );
+        let hp = self.params;
+        params
+            .as_mut_slice()
+            .par_chunks_mut(CHUNK)
+            .zip(grads.as_slice().par_chunks(CHUNK))
+            .zip(self.m.as_mut_slice().par_chunks_mut(CHUNK))
+            .zip(self.v.as_mut_slice().par_chunks_mut(CHUNK))
+            .for_each(|(((p, g), m), v)| dense_step(&hp, lr, step_size, p, g, m, v));
+    }
+
+    /// Restores the moments and step count (checkpoints).
+    pub fn load_state(&mut self, t: u64, m: ParamStore, v: ParamStore) {
+        assert_eq!(m.layout(), self.m.layout(), "moments of another layout");
+        assert_eq!(v.layout(), self.v.layout(), "moments of another layout");
+        self.t = t;
+        self.m = m;
+        self.v = v;
     }
 
     /// Bytes of optimizer state (both moments).

@@ -21,9 +21,11 @@ use std::time::Instant;
 
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatRef};
-use subspace::{Context, SubspaceError, SubspaceMethod};
+use rayon::prelude::*;
+use subspace::{Context, Device, SubspaceError, SubspaceMethod};
 
 use super::adamw::{AdamWParams, decay, dense_step, moments};
+use crate::params::NamedTensor;
 use crate::{Layout, ParamStore};
 
 /// GaLore hyper-parameters (the 60M recipe's rank, scale and gap).
@@ -35,6 +37,9 @@ pub struct GaloreParams {
     pub scale: f32,
     /// T: steps between basis refreshes.
     pub update_proj_gap: u64,
+    /// Zero the low-rank moments whenever the basis is refreshed (the
+    /// reference keeps them: `false`).
+    pub reset_moments: bool,
     pub adamw: AdamWParams,
 }
 
@@ -44,6 +49,7 @@ impl Default for GaloreParams {
             rank: 128,
             scale: 0.25,
             update_proj_gap: 200,
+            reset_moments: false,
             adamw: AdamWParams::default(),
         }
     }
@@ -58,6 +64,16 @@ pub enum Side {
     Left,
 }
 
+/// A refresh that failed: which parameter, at which (1-based) step, and why.
+#[derive(Debug, thiserror::Error)]
+#[error("GaLore step {step}: the subspace method failed on {tensor}: {source}")]
+pub struct RefreshError {
+    pub tensor: String,
+    pub step: u64,
+    #[source]
+    pub source: SubspaceError,
+}
+
 /// Accumulated cost of the subspace computations (basis refreshes).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct SubspaceTiming {
@@ -67,14 +83,6 @@ pub struct SubspaceTiming {
     pub seconds: f64,
     /// Flops the method reported.
     pub flops: f64,
-}
-
-impl SubspaceTiming {
-    fn add(&mut self, seconds: f64, flops: f64) {
-        self.calls += 1;
-        self.seconds += seconds;
-        self.flops += flops;
-    }
 }
 
 /// A projected matrix: its basis and low-rank moments.
@@ -221,13 +229,20 @@ impl GaloreAdamW {
     }
 
     /// One step at learning rate `lr`. Fails (before changing anything) when
-    /// the subspace method fails on a refresh, e.g. on a non-finite gradient.
+    /// the subspace method fails on a refresh, e.g. on a non-finite gradient,
+    /// naming the parameter.
+    ///
+    /// CPU methods refresh the matrices in parallel on the ambient rayon pool,
+    /// one sequential call per matrix, and the updates run per matrix in
+    /// parallel too: every matrix's arithmetic is the same whatever the
+    /// thread count, so the bits are. A GPU method is called matrix by
+    /// matrix from this thread.
     pub fn step(
         &mut self,
         params: &mut ParamStore,
         grads: &ParamStore,
         lr: f32,
-    ) -> Result<(), SubspaceError> {
+    ) -> Result<(), RefreshError> {
         assert_eq!(params.layout(), &self.layout, "params of another layout");
         assert_eq!(grads.layout(), &self.layout, "grads of another layout");
         let t = self.t + 1;
@@ -235,8 +250,10 @@ impl GaloreAdamW {
         self.last_step = SubspaceTiming::default();
         if self.refreshes_at(t) {
             // Compute every new basis first so that a failure changes nothing.
-            let mut bases = Vec::with_capacity(self.projected.len());
-            for pr in &self.projected {
+            let start = Instant::now();
+            let method = self.method.as_ref();
+            let seed = self.seed;
+            let refresh = |pr: &Projected| -> Result<(Mat<f32>, f64), RefreshError> {
                 let g = MatRef::from_row_major_slice(
                     &g_all[pr.offset..pr.offset + pr.rows * pr.cols],
                     pr.rows,
@@ -246,18 +263,40 @@ impl GaloreAdamW {
                     Side::Right => g.transpose(),
                     Side::Left => g,
                 };
-                let mut ctx = Context::new(refresh_seed(self.seed, pr.index, t));
+                let mut ctx = Context::new(refresh_seed(seed, pr.index, t));
                 if t > 1 {
                     ctx = ctx.with_warm_start(pr.p.as_ref());
                 }
-                let start = Instant::now();
-                let basis = self.method.left_basis(a, pr.rank, &mut ctx)?;
-                self.last_step
-                    .add(start.elapsed().as_secs_f64(), basis.info.flops);
-                bases.push(basis.q);
-            }
-            for (pr, q) in self.projected.iter_mut().zip(bases) {
+                let basis =
+                    method
+                        .left_basis(a, pr.rank, &mut ctx)
+                        .map_err(|source| RefreshError {
+                            tensor: self.layout.specs()[pr.index].name.clone(),
+                            step: t,
+                            source,
+                        })?;
+                Ok((basis.q, basis.info.flops))
+            };
+            let bases = match method.device() {
+                Device::Cpu => self
+                    .projected
+                    .par_iter()
+                    .map(refresh)
+                    .collect::<Result<Vec<_>, _>>(),
+                Device::Cuda(_) => self.projected.iter().map(refresh).collect(),
+            }?;
+            self.last_step = SubspaceTiming {
+                calls: bases.len() as u64,
+                seconds: start.elapsed().as_secs_f64(),
+                flops: bases.iter().map(|b| b.1).sum(),
+            };
+            let reset = self.params.reset_moments;
+            for (pr, (q, _)) in self.projected.iter_mut().zip(bases) {
                 pr.p = q;
+                if reset {
+                    pr.m.fill(0.0);
+                    pr.v.fill(0.0);
+                }
             }
             self.total.calls += self.last_step.calls;
             self.total.seconds += self.last_step.seconds;
@@ -266,54 +305,104 @@ impl GaloreAdamW {
         self.t = t;
         let hp = self.params.adamw;
         let step_size = hp.step_size(lr, t);
-        let p_all = params.as_mut_slice();
-        for d in &mut self.dense {
-            let len = d.m.len();
-            let range = d.offset..d.offset + len;
-            dense_step(
-                &hp,
-                lr,
-                step_size,
-                &mut p_all[range.clone()],
-                &g_all[range],
-                &mut d.m,
-                &mut d.v,
-            );
-        }
-        // Sequential: no hidden global, and the same bits for any thread count.
-        let par = faer::Par::Seq;
         let scale = self.params.scale;
-        for pr in &mut self.projected {
-            let (rows, cols) = (pr.rows, pr.cols);
-            let range = pr.offset..pr.offset + rows * cols;
-            let g = MatRef::from_row_major_slice(&g_all[range.clone()], rows, cols);
-            let (rr, rc) = pr.m.shape();
-            let mut r = Mat::<f32>::zeros(rr, rc);
-            match pr.side {
-                Side::Right => matmul(&mut r, Accum::Replace, g, &pr.p, 1.0, par),
-                Side::Left => matmul(&mut r, Accum::Replace, pr.p.transpose(), g, 1.0, par),
-            }
-            // r becomes N in place.
-            for j in 0..rc {
-                for i in 0..rr {
-                    let n = moments(&hp, r[(i, j)], &mut pr.m[(i, j)], &mut pr.v[(i, j)]);
-                    r[(i, j)] = n;
+        // Every parameter owns a disjoint range of the flat buffer: cut it
+        // into per-parameter slices so that the updates can run in parallel.
+        let mut slices = split_by_layout(params.as_mut_slice(), &self.layout);
+        let mut dense_jobs = Vec::with_capacity(self.dense.len());
+        let mut projected_jobs = Vec::with_capacity(self.projected.len());
+        {
+            let mut dense = self.dense.iter_mut().peekable();
+            let mut projected = self.projected.iter_mut().peekable();
+            for (index, p) in slices.drain(..).enumerate() {
+                if projected.peek().is_some_and(|pr| pr.index == index) {
+                    projected_jobs.push((projected.next().expect("peeked"), p));
+                } else if let Some(d) = dense.next() {
+                    dense_jobs.push((d, p));
                 }
             }
-            let mut back = Mat::<f32>::zeros(rows, cols);
-            match pr.side {
-                Side::Right => matmul(&mut back, Accum::Replace, &r, pr.p.transpose(), 1.0, par),
-                Side::Left => matmul(&mut back, Accum::Replace, &pr.p, &r, 1.0, par),
-            }
-            let p = &mut p_all[range];
-            for i in 0..rows {
-                let row = &mut p[i * cols..(i + 1) * cols];
-                for (j, x) in row.iter_mut().enumerate() {
-                    *x += -step_size * (back[(i, j)] * scale);
-                }
-            }
-            decay(&hp, lr, p);
         }
+        dense_jobs.into_par_iter().for_each(|(d, p)| {
+            let range = d.offset..d.offset + d.m.len();
+            dense_step(&hp, lr, step_size, p, &g_all[range], &mut d.m, &mut d.v);
+        });
+        projected_jobs.into_par_iter().for_each(|(pr, p)| {
+            let g = &g_all[pr.offset..pr.offset + pr.rows * pr.cols];
+            projected_step(pr, &hp, lr, step_size, scale, p, g);
+        });
+        Ok(())
+    }
+
+    /// The optimizer state as named tensors, for checkpoints: per dense
+    /// parameter `{name}.exp_avg` and `{name}.exp_avg_sq` at its shape, per
+    /// projected matrix the same at the low-rank shape plus
+    /// `{name}.projector` (n×r or m×r); and the step count.
+    pub fn state_tensors(&self) -> (u64, Vec<NamedTensor>) {
+        let specs = self.layout.specs();
+        let mut out = Vec::new();
+        let mut dense = self.dense.iter();
+        for (index, s) in specs.iter().enumerate() {
+            if let Some(pr) = self.projected.iter().find(|p| p.index == index) {
+                for (suffix, mat) in [
+                    ("exp_avg", &pr.m),
+                    ("exp_avg_sq", &pr.v),
+                    ("projector", &pr.p),
+                ] {
+                    out.push(NamedTensor::from_mat(format!("{}.{suffix}", s.name), mat));
+                }
+            } else {
+                let d = dense.next().expect("one dense entry per other parameter");
+                out.push(NamedTensor {
+                    name: format!("{}.exp_avg", s.name),
+                    shape: s.shape.clone(),
+                    data: d.m.clone(),
+                });
+                out.push(NamedTensor {
+                    name: format!("{}.exp_avg_sq", s.name),
+                    shape: s.shape.clone(),
+                    data: d.v.clone(),
+                });
+            }
+        }
+        (self.t, out)
+    }
+
+    /// Restores what [`GaloreAdamW::state_tensors`] wrote. Fails, naming the
+    /// tensor, when one is missing or has another shape.
+    pub fn load_state(&mut self, t: u64, tensors: &[NamedTensor]) -> Result<(), String> {
+        let find = |name: &str, shape: &[usize]| -> Result<&NamedTensor, String> {
+            let x = tensors
+                .iter()
+                .find(|x| x.name == name)
+                .ok_or_else(|| format!("optimizer state has no tensor {name}"))?;
+            if x.shape != shape {
+                return Err(format!(
+                    "optimizer tensor {name} has shape {:?}, expected {shape:?}",
+                    x.shape
+                ));
+            }
+            Ok(x)
+        };
+        let specs = self.layout.specs().to_vec();
+        let mut dense = self.dense.iter_mut();
+        for (index, s) in specs.iter().enumerate() {
+            if let Some(pr) = self.projected.iter_mut().find(|p| p.index == index) {
+                for (suffix, mat) in [
+                    ("exp_avg", &mut pr.m),
+                    ("exp_avg_sq", &mut pr.v),
+                    ("projector", &mut pr.p),
+                ] {
+                    let (r, c) = mat.shape();
+                    let x = find(&format!("{}.{suffix}", s.name), &[r, c])?;
+                    *mat = Mat::from_fn(r, c, |i, j| x.data[i * c + j]);
+                }
+            } else {
+                let d = dense.next().expect("one dense entry per other parameter");
+                d.m.copy_from_slice(&find(&format!("{}.exp_avg", s.name), &s.shape)?.data);
+                d.v.copy_from_slice(&find(&format!("{}.exp_avg_sq", s.name), &s.shape)?.data);
+            }
+        }
+        self.t = t;
         Ok(())
     }
 
@@ -344,4 +433,76 @@ impl GaloreAdamW {
     pub fn last_step_timing(&self) -> SubspaceTiming {
         self.last_step
     }
+}
+
+impl NamedTensor {
+    fn from_mat(name: String, m: &Mat<f32>) -> Self {
+        let (r, c) = m.shape();
+        let mut data = Vec::with_capacity(r * c);
+        for i in 0..r {
+            data.extend((0..c).map(|j| m[(i, j)]));
+        }
+        Self {
+            name,
+            shape: vec![r, c],
+            data,
+        }
+    }
+}
+
+/// Cuts the flat parameter buffer into one slice per parameter of `layout`
+/// (in layout order; the layout's parameters tile the buffer).
+pub(crate) fn split_by_layout<'a>(mut all: &'a mut [f32], layout: &Layout) -> Vec<&'a mut [f32]> {
+    let mut out = Vec::with_capacity(layout.specs().len());
+    let mut at = 0;
+    for s in layout.specs() {
+        assert_eq!(s.offset, at, "layout parameters must tile the buffer");
+        let (head, tail) = std::mem::take(&mut all).split_at_mut(s.len());
+        out.push(head);
+        all = tail;
+        at += s.len();
+    }
+    out
+}
+
+/// The GaLore update of one projected matrix: R = project(G), Adam on R,
+/// N back-projected, scaled by α, then the decoupled weight decay.
+fn projected_step(
+    pr: &mut Projected,
+    hp: &AdamWParams,
+    lr: f32,
+    step_size: f32,
+    scale: f32,
+    p: &mut [f32],
+    g: &[f32],
+) {
+    // Sequential inside: one matrix's arithmetic never depends on the pool.
+    let par = faer::Par::Seq;
+    let (rows, cols) = (pr.rows, pr.cols);
+    let g = MatRef::from_row_major_slice(g, rows, cols);
+    let (rr, rc) = pr.m.shape();
+    let mut r = Mat::<f32>::zeros(rr, rc);
+    match pr.side {
+        Side::Right => matmul(&mut r, Accum::Replace, g, &pr.p, 1.0, par),
+        Side::Left => matmul(&mut r, Accum::Replace, pr.p.transpose(), g, 1.0, par),
+    }
+    // r becomes N in place.
+    for j in 0..rc {
+        for i in 0..rr {
+            let n = moments(hp, r[(i, j)], &mut pr.m[(i, j)], &mut pr.v[(i, j)]);
+            r[(i, j)] = n;
+        }
+    }
+    let mut back = Mat::<f32>::zeros(rows, cols);
+    match pr.side {
+        Side::Right => matmul(&mut back, Accum::Replace, &r, pr.p.transpose(), 1.0, par),
+        Side::Left => matmul(&mut back, Accum::Replace, &pr.p, &r, 1.0, par),
+    }
+    for i in 0..rows {
+        let row = &mut p[i * cols..(i + 1) * cols];
+        for (j, x) in row.iter_mut().enumerate() {
+            *x += -step_size * (back[(i, j)] * scale);
+        }
+    }
+    decay(hp, lr, p);
 }

@@ -21,4 +21,4 @@ pub mod adamw;
 pub mod galore;
 
 pub use adamw::{AdamW, AdamWParams};
-pub use galore::{GaloreAdamW, GaloreParams, Side, SubspaceTiming};
+pub use galore::{GaloreAdamW, GaloreParams, RefreshError, Side, SubspaceTiming};

@@ -1,0 +1,57 @@
+//! Training runs, for `lab train` and a suite's `[[train]]` entries: a
+//! [`llama::session::Session`] with a progress bar (tokens/s, loss, ETA).
+
+use std::path::Path;
+
+use anyhow::Context as _;
+use llama::session::{Session, TrainConfig, TrainSummary};
+use subspace::Registry;
+
+/// Trains `config` (or resumes from the checkpoint directory `resume`),
+/// writing into `out`, with a progress bar on a terminal when `progress`.
+pub fn train(
+    config: TrainConfig,
+    registry: &Registry,
+    out: &Path,
+    resume: Option<&Path>,
+    progress: bool,
+) -> anyhow::Result<TrainSummary> {
+    let session = match resume {
+        Some(dir) => Session::resume(dir, registry, out)
+            .with_context(|| format!("cannot resume from {}", dir.display()))?,
+        None => Session::new(config, registry, out)?,
+    };
+    let steps = session.config.steps;
+    let tokens_per_step = (session.config.batch_size * session.config.seq_len) as f64;
+    let bar = bar(progress, steps as u64, session.label());
+    bar.set_position(session.next_step() as u64);
+    let summary = session.run(|row| {
+        let step_seconds =
+            row.seconds_forward + row.seconds_backward + row.seconds_subspace + row.seconds_update;
+        bar.set_message(format!(
+            "loss {:.3}{} | {:.0} tok/s",
+            row.train_loss,
+            row.eval_loss
+                .map_or(String::new(), |e| format!(" (held-out {e:.3})")),
+            tokens_per_step / step_seconds.max(1e-9),
+        ));
+        bar.inc(1);
+    });
+    bar.finish_and_clear();
+    Ok(summary?)
+}
+
+fn bar(enabled: bool, len: u64, label: &str) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if !enabled || !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(len);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{prefix} {bar:30} {pos}/{len} [{elapsed_precise} < {eta_precise}] {msg}",
+    ) {
+        bar.set_style(style);
+    }
+    bar.set_prefix(label.to_string());
+    bar
+}
