@@ -10,6 +10,7 @@
 //! these (issue 4).
 
 pub mod config;
+pub mod data;
 pub mod model;
 pub mod optim;
 pub mod params;
