@@ -15,6 +15,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use anyhow::Context as _;
+
 use faer::{Mat, MatRef, Par};
 use serde::Serialize;
 use subspace::metrics::{self, Accuracy};
@@ -107,6 +109,175 @@ pub struct Row {
 pub struct RunOutput {
     pub dir: PathBuf,
     pub rows: Vec<Row>,
+    pub trainings: Vec<TrainOutcome>,
+}
+
+/// What one training run of a suite produced.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrainOutcome {
+    pub stage: String,
+    pub label: String,
+    /// "ok", or "error" with `error` saying why.
+    pub status: &'static str,
+    pub error: String,
+    /// The run's directory (training.csv, memory.json, grads/, …).
+    pub dir: PathBuf,
+    pub summary: Option<llama::session::TrainSummary>,
+    /// Every step's row, as in the run's training.csv.
+    #[serde(skip)]
+    pub steps: Vec<llama::session::StepRow>,
+    /// Energy of the whole run (evaluations included) and per step.
+    pub energy_j: Option<f64>,
+    pub energy_per_step_j: Option<f64>,
+    pub energy_note: String,
+}
+
+/// A file- and shell-safe directory name for a run label.
+fn dir_name(label: &str) -> String {
+    label
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect::<String>()
+        .trim_matches('_')
+        .to_string()
+}
+
+/// Runs every training job of `suite` in order under `<dir>/train/`,
+/// appending each run's steps to `<dir>/training.csv` (with the stage) as it
+/// finishes and keeping going when one fails.
+fn run_trainings(
+    suite: &Suite,
+    registry: &Registry,
+    dir: &Path,
+    meter: &mut Meter,
+    opts: &RunOptions<'_>,
+) -> anyhow::Result<Vec<TrainOutcome>> {
+    let mut outcomes = Vec::new();
+    if suite.trainings.is_empty() {
+        return Ok(outcomes);
+    }
+    let csv_path = dir.join("training.csv");
+    let mut csv = csv::Writer::from_path(&csv_path)
+        .with_context(|| format!("cannot create {}", csv_path.display()))?;
+    let total = suite.trainings.len();
+    for (i, job) in suite.trainings.iter().enumerate() {
+        let run_dir = dir
+            .join("train")
+            .join(dir_name(&job.stage))
+            .join(dir_name(&job.label));
+        eprintln!(
+            "training {}/{total}: {} ({} × {} steps, B = {}, T = {}) → {}",
+            i + 1,
+            job.id(),
+            job.config.preset,
+            job.config.steps,
+            job.config.batch_size,
+            job.config.seq_len,
+            run_dir.display()
+        );
+        let region = meter.begin();
+        let steps = std::sync::Mutex::new(Vec::new());
+        let result = crate::training::train_observed(
+            job.config.clone(),
+            registry,
+            &run_dir,
+            opts.progress,
+            |row| {
+                steps
+                    .lock()
+                    .expect("no panics while holding it")
+                    .push(row.clone())
+            },
+        );
+        let steps = steps.into_inner().expect("no panics while holding it");
+        let energy = region.and_then(|r| meter.end(r));
+        let mut outcome = TrainOutcome {
+            stage: job.stage.clone(),
+            label: job.label.clone(),
+            status: "ok",
+            error: String::new(),
+            dir: run_dir,
+            summary: None,
+            steps,
+            energy_j: None,
+            energy_per_step_j: None,
+            energy_note: String::new(),
+        };
+        match energy {
+            Ok(e) => {
+                let joules: f64 = e.iter().map(|x| x.joules).sum();
+                let names: Vec<&str> = e.iter().map(|x| x.meter.as_str()).collect();
+                if joules > 0.0 && !outcome.steps.is_empty() {
+                    outcome.energy_j = Some(joules);
+                    outcome.energy_per_step_j = Some(joules / outcome.steps.len() as f64);
+                    outcome.energy_note = format!("{} over the whole run", names.join(" + "));
+                } else {
+                    outcome.energy_note =
+                        format!("{}: the counter did not advance", names.join(" + "));
+                }
+            }
+            Err(e) => outcome.energy_note = e.to_string(),
+        }
+        match result {
+            Ok(summary) => outcome.summary = Some(summary),
+            Err(e) => {
+                eprintln!("training {} failed: {e:#}", job.id());
+                outcome.status = "error";
+                outcome.error = format!("{e:#}");
+            }
+        }
+        for row in &outcome.steps {
+            // The run column names the stage too: "<stage>/<run>".
+            let mut row = row.clone();
+            row.run = job.id();
+            csv.serialize(&row)?;
+        }
+        csv.flush()
+            .with_context(|| format!("cannot write {}", csv_path.display()))?;
+        outcomes.push(outcome);
+        let json = dir.join("training.json");
+        std::fs::write(&json, serde_json::to_string_pretty(&outcomes)?)
+            .with_context(|| format!("cannot write {}", json.display()))?;
+    }
+    Ok(outcomes)
+}
+
+/// The suite's matrices with `source = "recorded"` replaced by the files the
+/// training runs wrote, each with its name prefix (`<stage>/`).
+fn resolve_recorded(
+    matrices: &[MatrixJob],
+    trainings: &[TrainOutcome],
+) -> Vec<(Option<String>, MatrixJob)> {
+    let mut out = Vec::new();
+    for job in matrices {
+        match job {
+            MatrixJob::Recorded { stage, tensors } => {
+                for t in trainings {
+                    if stage.as_ref().is_some_and(|s| *s != t.stage) {
+                        continue;
+                    }
+                    let Some(summary) = &t.summary else { continue };
+                    for path in &summary.recorded {
+                        out.push((
+                            Some(format!("{}/", t.stage)),
+                            MatrixJob::File {
+                                path: path.clone(),
+                                tensors: tensors.clone(),
+                            },
+                        ));
+                    }
+                }
+            }
+            other => out.push((None, other.clone())),
+        }
+    }
+    out
 }
 
 /// Runs `suite`, writing its report; rows already written survive an
@@ -129,13 +300,16 @@ pub fn run(suite: &Suite, registry: &Registry, opts: &RunOptions<'_>) -> anyhow:
         .collect();
     let mut writer = ReportWriter::create(&opts.root, suite, &machine, &meter, &gemm_rates)?;
 
+    let trainings = run_trainings(suite, registry, writer.dir(), &mut meter, opts)?;
+    let matrices = resolve_recorded(&suite.matrices, &trainings);
+
     let bar = progress_bar(opts.progress);
     let per_matrix = (suite.methods.len() * suite.ranks.len() * suite.threads.len()) as u64;
-    bar.set_length(per_matrix * suite.matrices.len() as u64);
+    bar.set_length(per_matrix * matrices.len() as u64);
 
     let mut rows = Vec::new();
-    for job in &suite.matrices {
-        let loaded = match load(job, suite.side) {
+    for (prefix, job) in &matrices {
+        let loaded = match load(job, suite.side, prefix.as_deref()) {
             Ok(l) => l,
             Err(message) => {
                 let row = failed_row(suite, job_name(job), job_source(job), "error", message);
@@ -174,9 +348,13 @@ pub fn run(suite: &Suite, registry: &Registry, opts: &RunOptions<'_>) -> anyhow:
     bar.finish_and_clear();
     let dir = writer.finish()?;
     let header = run_header(&dir, suite, &machine, &meter);
-    report::write_summary(&dir, suite, &header, &rows)?;
-    report::write_html(&dir, suite, &header, &rows)?;
-    Ok(RunOutput { dir, rows })
+    report::write_summary(&dir, suite, &header, &rows, &trainings)?;
+    report::write_html(&dir, suite, &header, &rows, &trainings)?;
+    Ok(RunOutput {
+        dir,
+        rows,
+        trainings,
+    })
 }
 
 /// A loaded matrix and the side its basis is asked for.
@@ -198,7 +376,7 @@ impl Loaded {
     }
 }
 
-fn load(job: &MatrixJob, side: Side) -> Result<Vec<Loaded>, String> {
+fn load(job: &MatrixJob, side: Side, prefix: Option<&str>) -> Result<Vec<Loaded>, String> {
     let pick = |name: String, source: String, matrix: Mat<f32>| {
         let transpose = side == Side::Short && matrix.nrows() > matrix.ncols();
         Loaded {
@@ -219,6 +397,7 @@ fn load(job: &MatrixJob, side: Side) -> Result<Vec<Loaded>, String> {
             let a = subspace::generate::with_spectrum(*rows, *cols, *spectrum, *seed);
             Ok(vec![pick(name.clone(), "generated".into(), a)])
         }
+        MatrixJob::Recorded { .. } => Err("recorded gradients resolve after training".into()),
         MatrixJob::File { path, tensors } => {
             let tensors =
                 Tensors::parse(tensors.as_deref().unwrap_or("")).map_err(|e| e.to_string())?;
@@ -238,6 +417,7 @@ fn load(job: &MatrixJob, side: Side) -> Result<Vec<Loaded>, String> {
                         Some(stem) if stem != m.name => format!("{stem}:{}", m.name),
                         _ => m.name.clone(),
                     };
+                    let name = format!("{}{name}", prefix.unwrap_or(""));
                     pick(name, m.source.display().to_string(), m.matrix)
                 })
                 .collect())
@@ -249,6 +429,10 @@ fn job_name(job: &MatrixJob) -> String {
     match job {
         MatrixJob::Generated { name, .. } => name.clone(),
         MatrixJob::File { path, .. } => path.display().to_string(),
+        MatrixJob::Recorded { stage, .. } => format!(
+            "recorded{}",
+            stage.as_ref().map_or(String::new(), |s| format!(" ({s})"))
+        ),
     }
 }
 
@@ -256,6 +440,7 @@ fn job_source(job: &MatrixJob) -> String {
     match job {
         MatrixJob::Generated { .. } => "generated".into(),
         MatrixJob::File { path, .. } => path.display().to_string(),
+        MatrixJob::Recorded { .. } => "recorded".into(),
     }
 }
 

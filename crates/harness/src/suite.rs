@@ -26,6 +26,35 @@
 //! params = { power_iters = [0, 1, 2] } # an array value is a sweep: three methods
 //! ```
 //!
+//! A suite may also train (see `llama::session::TrainConfig` for every
+//! field). Every `[[stage]]` × `[[run]]` pair is one training run whose
+//! config is `[train]`, then the stage's keys, then the run's keys (later
+//! ones win). The runs go first; `source = "recorded"` matrices are the
+//! gradients they recorded (only runs with `record = true` record, at the
+//! stage's `record_steps`).
+//!
+//! ```toml
+//! [train]                   # defaults of every run
+//! rank = 128
+//! [[stage]]
+//! name = "60m"
+//! preset = "llama-60m"
+//! steps = 10
+//! record_steps = [0, 9]
+//! [[run]]
+//! optimizer = "adamw"
+//! [[run]]
+//! optimizer = "galore"
+//! plugin = "svd"
+//! update_proj_gap = 1
+//! record = true
+//!
+//! [[matrix]]
+//! source = "recorded"
+//! stage = "60m"                       # optional: every stage
+//! tensors = "*mlp*"                   # optional glob on tensor names
+//! ```
+//!
 //! [`Suite::load`] rejects, naming the file and the fix: TOML syntax errors
 //! (with line and column), unknown keys (listing the known ones), unknown
 //! plugins and params (listing the registered ones), and file sources that
@@ -52,6 +81,7 @@ struct SuiteFile {
     warmup: usize,
     #[serde(default = "default_repeats")]
     repeats: usize,
+    #[serde(default)]
     ranks: Vec<usize>,
     #[serde(default)]
     side: Side,
@@ -59,6 +89,13 @@ struct SuiteFile {
     matrices: Vec<MatrixSpec>,
     #[serde(rename = "method", default)]
     methods: Vec<MethodSpec>,
+    /// Defaults of every training run.
+    #[serde(default)]
+    train: toml::Table,
+    #[serde(rename = "stage", default)]
+    stages: Vec<toml::Table>,
+    #[serde(rename = "run", default)]
+    runs: Vec<toml::Table>,
 }
 
 fn default_threads() -> Vec<usize> {
@@ -102,6 +139,12 @@ pub enum MatrixSpec {
         path: String,
         tensors: Option<String>,
     },
+    /// The gradients this suite's training runs recorded.
+    Recorded {
+        /// Only this stage's runs (default: every stage).
+        stage: Option<String>,
+        tensors: Option<String>,
+    },
 }
 
 /// One `[[method]]` entry.
@@ -138,6 +181,12 @@ pub enum MatrixJob {
         path: PathBuf,
         tensors: Option<String>,
     },
+    /// The gradients recorded by this suite's training runs (resolved after
+    /// they ran).
+    Recorded {
+        stage: Option<String>,
+        tensors: Option<String>,
+    },
 }
 
 /// A validated suite.
@@ -156,6 +205,25 @@ pub struct Suite {
     pub side: Side,
     pub matrices: Vec<MatrixJob>,
     pub methods: Vec<MethodJob>,
+    /// Training runs, in order: every stage × every run.
+    pub trainings: Vec<TrainJob>,
+}
+
+/// One training run of a suite.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainJob {
+    pub stage: String,
+    /// The run's label within its stage.
+    pub label: String,
+    pub config: llama::session::TrainConfig,
+}
+
+impl TrainJob {
+    /// `<stage>/<label>`: the run's directory under `train/` and its name in
+    /// reports.
+    pub fn id(&self) -> String {
+        format!("{}/{}", self.stage, self.label)
+    }
 }
 
 /// A suite that cannot run, with the file and the fix in the message.
@@ -189,7 +257,8 @@ impl Suite {
         };
         let file: SuiteFile = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
 
-        if file.ranks.is_empty() || file.ranks.contains(&0) {
+        let trainings = train_jobs(&file, registry).map_err(invalid)?;
+        if (file.ranks.is_empty() && !file.matrices.is_empty()) || file.ranks.contains(&0) {
             return Err(invalid(
                 "`ranks` must list at least one rank, each ≥ 1".into(),
             ));
@@ -202,12 +271,12 @@ impl Suite {
         if file.repeats == 0 {
             return Err(invalid("`repeats` must be ≥ 1".into()));
         }
-        if file.matrices.is_empty() {
+        if file.matrices.is_empty() && trainings.is_empty() {
             return Err(invalid(
                 "no `[[matrix]]` entries: add at least one source".into(),
             ));
         }
-        if file.methods.is_empty() {
+        if file.methods.is_empty() && !file.matrices.is_empty() {
             return Err(invalid(
                 "no `[[method]]` entries: add at least one plugin".into(),
             ));
@@ -300,6 +369,31 @@ impl Suite {
                         });
                     }
                 }
+                MatrixSpec::Recorded { stage, tensors } => {
+                    if let Some(t) = tensors {
+                        glob::Pattern::new(t).map_err(|e| {
+                            invalid(format!("[[matrix]] #{}: tensors = {t:?}: {e}", i + 1))
+                        })?;
+                    }
+                    let recording = |j: &&TrainJob| {
+                        !j.config.record_steps.is_empty()
+                            && stage.as_ref().is_none_or(|s| *s == j.stage)
+                    };
+                    if !trainings.iter().any(|j| recording(&j)) {
+                        return Err(invalid(format!(
+                            "[[matrix]] #{}: source = \"recorded\" but no training run{} records \
+                             gradients; give a [[run]] `record = true` and its stage `record_steps`",
+                            i + 1,
+                            stage
+                                .as_ref()
+                                .map_or(String::new(), |s| format!(" of stage {s:?}"))
+                        )));
+                    }
+                    matrices.push(MatrixJob::Recorded {
+                        stage: stage.clone(),
+                        tensors: tensors.clone(),
+                    });
+                }
             }
         }
 
@@ -321,8 +415,73 @@ impl Suite {
             side: file.side,
             matrices,
             methods,
+            trainings,
         })
     }
+}
+
+/// Every `[[stage]]` × `[[run]]` as a validated training config.
+fn train_jobs(file: &SuiteFile, registry: &Registry) -> Result<Vec<TrainJob>, String> {
+    use llama::session::TrainConfig;
+    if file.stages.is_empty() != file.runs.is_empty() {
+        return Err(format!(
+            "{} `[[stage]]` and {} `[[run]]` entries: training needs at least one of each",
+            file.stages.len(),
+            file.runs.len()
+        ));
+    }
+    let mut jobs: Vec<TrainJob> = Vec::new();
+    for (si, stage) in file.stages.iter().enumerate() {
+        let stage_name = match stage.get("name") {
+            Some(toml::Value::String(s)) => s.clone(),
+            Some(_) => return Err(format!("[[stage]] #{}: `name` must be a string", si + 1)),
+            None => return Err(format!("[[stage]] #{}: give it a `name`", si + 1)),
+        };
+        for (ri, run) in file.runs.iter().enumerate() {
+            let mut table = file.train.clone();
+            let mut stage_keys = stage.clone();
+            stage_keys.remove("name");
+            let mut run_keys = run.clone();
+            let record = match run_keys.remove("record") {
+                None => false,
+                Some(toml::Value::Boolean(b)) => b,
+                Some(_) => {
+                    return Err(format!(
+                        "[[run]] #{}: `record` must be true or false",
+                        ri + 1
+                    ));
+                }
+            };
+            table.extend(stage_keys);
+            table.extend(run_keys);
+            let mut config: TrainConfig = toml::Value::Table(table).try_into().map_err(|e| {
+                format!(
+                    "[[stage]] {stage_name:?} × [[run]] #{}: {e} (the keys of [train], [[stage]] \
+                     and [[run]] are the fields of a training config, plus `name` and `record`)",
+                    ri + 1
+                )
+            })?;
+            if !record {
+                config.record_steps.clear();
+            }
+            config
+                .validate(registry)
+                .map_err(|e| format!("[[stage]] {stage_name:?} × [[run]] #{}: {e}", ri + 1))?;
+            let job = TrainJob {
+                stage: stage_name.clone(),
+                label: config.label(),
+                config,
+            };
+            if jobs.iter().any(|j| j.id() == job.id()) {
+                return Err(format!(
+                    "two training runs are called {:?}; give one a `name`",
+                    job.id()
+                ));
+            }
+            jobs.push(job);
+        }
+    }
+    Ok(jobs)
 }
 
 /// Short name of a spectrum, for generated matrices' default names.

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use anyhow::Context as _;
-use llama::session::{Session, TrainConfig, TrainSummary};
+use llama::session::{Session, StepRow, TrainConfig, TrainSummary};
 use subspace::Registry;
 
 /// Trains `config` (or resumes from the checkpoint directory `resume`),
@@ -15,6 +15,28 @@ pub fn train(
     out: &Path,
     resume: Option<&Path>,
     progress: bool,
+) -> anyhow::Result<TrainSummary> {
+    run(config, registry, out, resume, progress, |_| {})
+}
+
+/// [`train`] without resuming, calling `observe` after every step.
+pub fn train_observed(
+    config: TrainConfig,
+    registry: &Registry,
+    out: &Path,
+    progress: bool,
+    observe: impl FnMut(&StepRow) + Send,
+) -> anyhow::Result<TrainSummary> {
+    run(config, registry, out, None, progress, observe)
+}
+
+fn run(
+    config: TrainConfig,
+    registry: &Registry,
+    out: &Path,
+    resume: Option<&Path>,
+    progress: bool,
+    mut observe: impl FnMut(&StepRow) + Send,
 ) -> anyhow::Result<TrainSummary> {
     let session = match resume {
         Some(dir) => Session::resume(dir, registry, out)
@@ -36,6 +58,7 @@ pub fn train(
             tokens_per_step / step_seconds.max(1e-9),
         ));
         bar.inc(1);
+        observe(row);
     });
     bar.finish_and_clear();
     Ok(summary?)

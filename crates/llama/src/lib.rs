@@ -14,7 +14,8 @@ pub mod data;
 pub mod model;
 pub mod optim;
 pub mod params;
+pub mod session;
 pub mod train;
 
 pub use config::LlamaConfig;
-pub use params::{Layout, ParamKind, ParamSpec, ParamStore, StoreError};
+pub use params::{Layout, NamedTensor, ParamKind, ParamSpec, ParamStore, StoreError};

@@ -645,8 +645,9 @@ impl Session {
         self.next_step = step + 1;
 
         let last = self.next_step == self.config.steps;
-        let eval_due =
-            last || (self.config.eval_every > 0 && self.next_step.is_multiple_of(self.config.eval_every));
+        let eval_due = last
+            || (self.config.eval_every > 0
+                && self.next_step.is_multiple_of(self.config.eval_every));
         let eval_loss = eval_due.then(|| self.eval());
         let row = StepRow {
             run: self.label.clone(),
@@ -670,7 +671,9 @@ impl Session {
         })?;
         self.csv.flush().map_err(io(&csv_path))?;
         let every = self.config.checkpoint_every;
-        if (every > 0 && self.next_step.is_multiple_of(every)) || (last && self.config.checkpoint_at_end) {
+        if (every > 0 && self.next_step.is_multiple_of(every))
+            || (last && self.config.checkpoint_at_end)
+        {
             self.checkpoint()?;
         }
         Ok(row)
@@ -952,20 +955,28 @@ fn check_finite(grads: &ParamStore, step: usize) -> Result<f64, TrainError> {
 fn corpus_name(config: &TrainConfig) -> String {
     match &config.corpus {
         Some(p) => p.display().to_string(),
-        None => "the default corpus".into(),
+        None => crate::data::default_corpus_path().display().to_string(),
     }
 }
 
 /// The run's token stream.
 fn load_tokens(config: &TrainConfig, model: &LlamaConfig) -> Result<Vec<u32>, TrainError> {
-    // INTERIM until data.rs lands
-    let _ = model;
-    let path = config
-        .corpus
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("README.md"));
-    let text = std::fs::read(&path).map_err(io(&path))?;
-    Ok(crate::train::encode_bytes(&text))
+    use crate::data::{Corpus, Tokenizer};
+    let data_error = |e: crate::data::DataError| TrainError::Data {
+        path: corpus_name(config),
+        reason: e.to_string(),
+    };
+    let tokenizer = match &config.tokenizer {
+        Some(path) => Tokenizer::from_file(path).map_err(data_error)?,
+        None => Tokenizer::Bytes,
+    };
+    let corpus = match &config.corpus {
+        Some(path) => Corpus::new(path),
+        None => Corpus::python_docs(),
+    };
+    corpus
+        .load(&tokenizer, model.vocab_size)
+        .map_err(data_error)
 }
 
 /// Resets the kernel's peak-RSS mark (`/proc/self/clear_refs` ← 5), so that

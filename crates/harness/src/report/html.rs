@@ -13,7 +13,7 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
-use crate::runner::Row;
+use crate::runner::{Row, TrainOutcome};
 use crate::suite::Suite;
 
 /// One legend entry: name, colour and points.
@@ -23,7 +23,13 @@ const W: u32 = 640;
 const H: u32 = 400;
 
 /// Writes `index.html` into `dir` (which already holds `spectra.csv`).
-pub fn write_html(dir: &Path, suite: &Suite, header: &str, rows: &[Row]) -> anyhow::Result<()> {
+pub fn write_html(
+    dir: &Path,
+    suite: &Suite,
+    header: &str,
+    rows: &[Row],
+    trainings: &[TrainOutcome],
+) -> anyhow::Result<()> {
     let spectra = super::read_spectra(dir)?;
     let mut page = String::new();
     let _ = write!(
@@ -36,6 +42,7 @@ pub fn write_html(dir: &Path, suite: &Suite, header: &str, rows: &[Row]) -> anyh
         esc(&suite.name),
         esc(header)
     );
+    training_section(&mut page, trainings, rows)?;
     let ok: Vec<&Row> = rows
         .iter()
         .filter(|r| r.status == "ok" && r.time_median_s.is_some() && r.err_fro.is_some())
@@ -180,6 +187,201 @@ pub fn write_html(dir: &Path, suite: &Suite, header: &str, rows: &[Row]) -> anyh
     }
     page.push_str("</body></html>\n");
     std::fs::write(dir.join("index.html"), page)?;
+    Ok(())
+}
+
+/// Loss curves, the step-time breakdown and accuracy over training steps.
+fn training_section(
+    page: &mut String,
+    trainings: &[TrainOutcome],
+    rows: &[Row],
+) -> anyhow::Result<()> {
+    use super::training::{accuracy_over_steps, loss_curves};
+    if trainings.is_empty() {
+        return Ok(());
+    }
+    let summary = super::training::markdown(trainings, rows);
+    let _ = write!(
+        page,
+        "<h2>Training</h2><p>The conclusion and the per-run tables (losses, times, memory, \
+         energy) are in <a href=\"summary.md\">summary.md</a>; every step is in \
+         <a href=\"training.csv\">training.csv</a>.</p><pre>{}</pre>",
+        esc(summary.split("## Training runs").next().unwrap_or(""))
+    );
+    let labels: Vec<&str> = {
+        let mut v: Vec<&str> = Vec::new();
+        for t in trainings {
+            if !v.contains(&t.label.as_str()) {
+                v.push(&t.label);
+            }
+        }
+        v
+    };
+    let color =
+        |m: &str| Palette99::pick(labels.iter().position(|x| *x == m).unwrap_or(0)).to_rgba();
+    let colored = |series: Vec<(String, Vec<(f64, f64)>)>| -> Vec<Series> {
+        series
+            .into_iter()
+            .map(|(name, pts)| {
+                let c = color(&name);
+                (name, c, pts)
+            })
+            .collect()
+    };
+    page.push_str("<h3>Loss curves</h3>");
+    for (held_out, against_seconds, y, x) in [
+        (false, false, "train loss", "step"),
+        (true, false, "held-out loss", "step"),
+        (
+            false,
+            true,
+            "train loss",
+            "wall seconds (training, evaluations excluded)",
+        ),
+    ] {
+        for (stage, series) in loss_curves(trainings, held_out, against_seconds) {
+            figure(
+                page,
+                &format!("{stage}: {y} against {}", x.split(' ').next().unwrap_or(x)),
+                x,
+                y,
+                false,
+                false,
+                true,
+                &colored(series),
+            )?;
+        }
+    }
+    page.push_str("<h3>Where a step's time goes</h3>");
+    let mut stages: Vec<&str> = Vec::new();
+    for t in trainings {
+        if !stages.contains(&t.stage.as_str()) {
+            stages.push(&t.stage);
+        }
+    }
+    for stage in stages {
+        let runs: Vec<(&str, [f64; 4])> = trainings
+            .iter()
+            .filter(|t| t.stage == stage)
+            .filter_map(|t| {
+                let s = t.summary.as_ref()?;
+                Some((
+                    t.label.as_str(),
+                    [
+                        s.median_seconds_forward,
+                        s.median_seconds_backward,
+                        s.median_seconds_subspace,
+                        s.median_seconds_update,
+                    ],
+                ))
+            })
+            .collect();
+        breakdown_figure(page, &format!("{stage}: median step time"), &runs)?;
+    }
+    let kmax = rows.iter().map(|r| r.rank).max().unwrap_or(0);
+    let over_steps = accuracy_over_steps(rows, kmax);
+    if !over_steps.is_empty() {
+        page.push_str("<h3>Accuracy on the recorded gradients over training</h3>");
+        for (stage, series) in over_steps {
+            let series: Vec<Series> = series
+                .into_iter()
+                .enumerate()
+                .map(|(i, (name, pts))| (name, Palette99::pick(i).to_rgba(), pts))
+                .collect();
+            figure(
+                page,
+                &format!("{stage}: mean err_fro at k = {kmax} by recorded step"),
+                "training step",
+                "err_fro",
+                false,
+                true,
+                true,
+                &series,
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Horizontal stacked bars: forward, backward, subspace, update per run.
+fn breakdown_figure(
+    page: &mut String,
+    title: &str,
+    runs: &[(&str, [f64; 4])],
+) -> anyhow::Result<()> {
+    if runs.is_empty() {
+        return Ok(());
+    }
+    let parts = ["forward", "backward", "subspace", "update"];
+    let colors = [
+        RGBColor(70, 130, 180),
+        RGBColor(100, 180, 100),
+        RGBColor(220, 80, 60),
+        RGBColor(160, 160, 160),
+    ];
+    let xmax = runs
+        .iter()
+        .map(|(_, t)| t.iter().sum::<f64>())
+        .fold(0.0f64, f64::max)
+        * 1.05;
+    let h = 80 + 30 * runs.len() as u32;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (W, h)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        let n = runs.len();
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 16))
+            .margin(10)
+            .x_label_area_size(35)
+            .y_label_area_size(230)
+            .build_cartesian_2d(0.0..xmax.max(1e-9), (0..n).into_segmented())
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .y_labels(n)
+            .y_label_formatter(&|v| match v {
+                SegmentValue::CenterOf(i) | SegmentValue::Exact(i) => {
+                    runs.get(*i).map_or(String::new(), |r| r.0.to_string())
+                }
+                SegmentValue::Last => String::new(),
+            })
+            .x_desc("seconds per step (median)")
+            .draw()
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        for (p, (name, c)) in parts.iter().zip(colors).enumerate() {
+            let bars = runs.iter().enumerate().map(|(i, (_, t))| {
+                let x0: f64 = t[..p].iter().sum();
+                let x1 = x0 + t[p];
+                Rectangle::new(
+                    [
+                        (x0, SegmentValue::Exact(i)),
+                        (x1, SegmentValue::Exact(i + 1)),
+                    ],
+                    c.filled(),
+                )
+            });
+            chart
+                .draw_series(bars)
+                .map_err(|e| anyhow::anyhow!("{e:?}"))?
+                .label(*name)
+                .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], c.filled()));
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerRight)
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        root.present().map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    }
+    let _ = write!(
+        page,
+        "<figure>{svg}<figcaption>{}</figcaption></figure>",
+        esc(title)
+    );
     Ok(())
 }
 

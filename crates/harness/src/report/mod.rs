@@ -11,6 +11,7 @@
 
 mod html;
 mod summary;
+pub mod training;
 
 pub use html::write_html;
 pub use summary::write_summary;

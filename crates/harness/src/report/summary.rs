@@ -4,15 +4,24 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use crate::runner::Row;
+use crate::runner::{Row, TrainOutcome};
 use crate::suite::Suite;
 
 /// The accuracy levels of the "best method" table (err_fro at most).
 pub const LEVELS: [f64; 4] = [1.001, 1.01, 1.05, 1.2];
 
 /// Writes `summary.md` into `dir`.
-pub fn write_summary(dir: &Path, suite: &Suite, header: &str, rows: &[Row]) -> anyhow::Result<()> {
-    std::fs::write(dir.join("summary.md"), render(suite, header, rows))?;
+pub fn write_summary(
+    dir: &Path,
+    suite: &Suite,
+    header: &str,
+    rows: &[Row],
+    trainings: &[TrainOutcome],
+) -> anyhow::Result<()> {
+    std::fs::write(
+        dir.join("summary.md"),
+        render(suite, header, rows, trainings),
+    )?;
     Ok(())
 }
 
@@ -31,13 +40,17 @@ fn bytes(b: Option<usize>) -> String {
 }
 
 /// The summary's Markdown.
-pub fn render(suite: &Suite, header: &str, rows: &[Row]) -> String {
+pub fn render(suite: &Suite, header: &str, rows: &[Row], trainings: &[TrainOutcome]) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "# {}: summary\n", suite.name);
     if let Some(d) = &suite.description {
         let _ = writeln!(out, "{d}\n");
     }
     let _ = writeln!(out, "{header}\n");
+    out.push_str(&super::training::markdown(trainings, rows));
+    if rows.is_empty() {
+        return out;
+    }
     let ok: Vec<&Row> = rows.iter().filter(|r| r.status == "ok").collect();
 
     // Best method per shape, rank and thread count at each accuracy level.

@@ -1,0 +1,300 @@
+//! The training part of a report: the generated conclusion, the per-run
+//! table (losses, step-time breakdown, memory, energy), and the plots (loss
+//! curves against steps and seconds, the step-time breakdown, accuracy of
+//! each method on the recorded gradients over training steps).
+//!
+//! A matrix method and a GaLore run are the same method when their plugin
+//! and params agree (`inline_params`); AdamW and GaLore+svd at T = 1 are the
+//! references of the conclusion.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use llama::session::{OptimizerKind, TrainSummary};
+
+use crate::runner::{Row, TrainOutcome, inline_params};
+
+/// Named curves per stage: stage → [(series name, points)].
+pub type Curves = BTreeMap<String, Vec<(String, Vec<(f64, f64)>)>>;
+
+fn mb(b: usize) -> String {
+    format!("{:.1}", b as f64 / 1e6)
+}
+
+/// The GaLore run that every other is compared with: GaLore + `svd` at T = 1.
+fn is_svd_every_step(s: &TrainSummary) -> bool {
+    s.config.optimizer == OptimizerKind::Galore
+        && s.config.plugin == "svd"
+        && s.config.update_proj_gap == 1
+}
+
+/// The recorded step of a matrix named `<stage>/step-<N>:<tensor>`.
+pub fn recorded_step(matrix: &str) -> Option<(&str, usize, &str)> {
+    let (stage, rest) = matrix.split_once('/')?;
+    let (step, tensor) = rest.split_once(':')?;
+    Some((stage, step.strip_prefix("step-")?.parse().ok()?, tensor))
+}
+
+/// Matrix rows of the method a GaLore run used, at `rank`, on the latest
+/// recorded step of `stage`: (mean err_fro, matrices, step).
+fn late_step_accuracy(
+    rows: &[Row],
+    s: &TrainSummary,
+    stage: &str,
+    rank: usize,
+) -> Option<(f64, usize, usize)> {
+    if s.config.optimizer != OptimizerKind::Galore {
+        return None;
+    }
+    let params = inline_params(&s.config.plugin_params);
+    let mine: Vec<(usize, f64)> = rows
+        .iter()
+        .filter(|r| r.status == "ok" && r.rank == rank && r.plugin == s.config.plugin)
+        .filter(|r| r.params == params)
+        .filter_map(|r| {
+            let (st, step, _) = recorded_step(&r.matrix)?;
+            (st == stage).then_some((step, r.err_fro?))
+        })
+        .collect();
+    let last = mine.iter().map(|x| x.0).max()?;
+    let errs: Vec<f64> = mine.iter().filter(|x| x.0 == last).map(|x| x.1).collect();
+    Some((
+        errs.iter().sum::<f64>() / errs.len() as f64,
+        errs.len(),
+        last,
+    ))
+}
+
+/// The training sections of `summary.md`.
+pub fn markdown(trainings: &[TrainOutcome], rows: &[Row]) -> String {
+    let mut out = String::new();
+    if trainings.is_empty() {
+        return out;
+    }
+    let stages: Vec<&str> = {
+        let mut v: Vec<&str> = Vec::new();
+        for t in trainings {
+            if !v.contains(&t.stage.as_str()) {
+                v.push(&t.stage);
+            }
+        }
+        v
+    };
+    let _ = writeln!(out, "## Conclusion\n");
+    let _ = writeln!(
+        out,
+        "Generated from this run's numbers. Overhead: median step time over AdamW's in the same \
+         stage (same model, data and schedule). Subspace share: the subspace computations' part \
+         of the median step. Δ loss: final held-out loss minus GaLore+svd at T = 1's (negative \
+         is better). err_fro: the method's mean err_fro at the suite's largest rank on the \
+         gradients recorded at the stage's last recorded step (1 = optimal rank-k subspace).\n"
+    );
+    let kmax = rows.iter().map(|r| r.rank).max().unwrap_or(0);
+    for stage in &stages {
+        let runs: Vec<&TrainOutcome> = trainings.iter().filter(|t| t.stage == *stage).collect();
+        let adamw = runs
+            .iter()
+            .filter_map(|t| t.summary.as_ref())
+            .find(|s| s.config.optimizer == OptimizerKind::Adamw);
+        let reference = runs
+            .iter()
+            .filter_map(|t| t.summary.as_ref())
+            .find(|s| is_svd_every_step(s));
+        let first = runs.iter().find_map(|t| t.summary.as_ref());
+        if let Some(f) = first {
+            let _ = writeln!(
+                out,
+                "### Stage `{stage}`: {} model, {} steps of B = {} × T = {}, {} thread(s)\n",
+                f.config.preset,
+                f.config.steps,
+                f.config.batch_size,
+                f.config.seq_len,
+                if f.config.threads == 0 {
+                    "all".to_string()
+                } else {
+                    f.config.threads.to_string()
+                }
+            );
+        }
+        let _ = writeln!(
+            out,
+            "| run | step time s | overhead × AdamW | subspace share | final held-out loss | Δ loss vs GaLore+svd T=1 | err_fro at k = {kmax}, late step |\n|---|---|---|---|---|---|---|"
+        );
+        let mut sentences = Vec::new();
+        for t in &runs {
+            let Some(s) = &t.summary else {
+                let _ = writeln!(
+                    out,
+                    "| {} | did not run: {} | | | | | |",
+                    t.label,
+                    t.error.replace('|', "\\|").replace('\n', " ")
+                );
+                continue;
+            };
+            let overhead = adamw.map(|a| s.median_step_seconds / a.median_step_seconds);
+            let share = (s.median_step_seconds > 0.0)
+                .then(|| s.median_seconds_subspace / s.median_step_seconds);
+            let dloss = match (reference.and_then(|r| r.final_eval_loss), s.final_eval_loss) {
+                (Some(r), Some(x)) => Some(f64::from(x) - f64::from(r)),
+                _ => None,
+            };
+            let acc = late_step_accuracy(rows, s, stage, kmax);
+            let _ = writeln!(
+                out,
+                "| {} | {:.3} | {} | {} | {} | {} | {} |",
+                t.label,
+                s.median_step_seconds,
+                overhead.map_or("–".into(), |x| format!("{x:.2}×")),
+                share.map_or("–".into(), |x| format!("{:.1}%", 100.0 * x)),
+                s.final_eval_loss.map_or("–".into(), |x| format!("{x:.4}")),
+                dloss.map_or("–".into(), |x| format!("{x:+.4}")),
+                acc.map_or("–".into(), |(e, n, step)| format!(
+                    "{e:.4} ({n} matrices, step {step})"
+                )),
+            );
+            if s.config.optimizer == OptimizerKind::Galore && !is_svd_every_step(s) {
+                if let (Some(o), Some(d)) = (overhead, dloss) {
+                    sentences.push(format!(
+                        "{} costs {:.2}× AdamW's step time ({} in subspace computations) and \
+                         ends {:+.4} in held-out loss against GaLore+svd at T = 1",
+                        t.label,
+                        o,
+                        share.map_or("–".into(), |x| format!("{:.1}%", 100.0 * x)),
+                        d
+                    ));
+                }
+            } else if let (true, Some(o)) = (is_svd_every_step(s), overhead) {
+                sentences.push(format!(
+                    "GaLore+svd refreshing every step costs {o:.2}× AdamW's step time ({} in \
+                     the SVDs)",
+                    share.map_or("–".into(), |x| format!("{:.1}%", 100.0 * x)),
+                ));
+            }
+        }
+        if !sentences.is_empty() {
+            let _ = writeln!(out, "\nIn this stage: {}.\n", sentences.join("; "));
+        } else {
+            out.push('\n');
+        }
+    }
+
+    let _ = writeln!(out, "## Training runs\n");
+    let _ = writeln!(
+        out,
+        "Times are medians over the steps after the first (seconds): forward, backward, the \
+         subspace computations (GaLore's refreshes) and the rest of the optimizer update. \
+         Memory (MB = 10⁶ bytes) is counted from the loop's own f32 buffers; peak RSS is the \
+         process's VmHWM over the run; the paper's estimate is the GaLore paper's Table 2 form \
+         (bf16 weights + optimizer states at 2 bytes per element). Energy: the machine's meter \
+         over the whole run (evaluations included), divided by the steps.\n"
+    );
+    let _ = writeln!(
+        out,
+        "| stage | run | final train loss | final held-out loss | forward | backward | subspace | update | tokens/s | weights | grads | optimizer state | activations | accounted | peak RSS | paper: weights + states | J/step |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    );
+    for t in trainings {
+        let Some(s) = &t.summary else { continue };
+        let m = &s.memory;
+        let _ = writeln!(
+            out,
+            "| {} | {} | {:.4} | {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.0} | {} | {} | {} | {}{} | {} | {} | {} + {} | {} |",
+            t.stage,
+            t.label,
+            s.final_train_loss,
+            s.final_eval_loss.map_or("–".into(), |x| format!("{x:.4}")),
+            s.median_seconds_forward,
+            s.median_seconds_backward,
+            s.median_seconds_subspace,
+            s.median_seconds_update,
+            s.tokens_per_second,
+            mb(m.weights_bytes),
+            mb(m.gradient_bytes),
+            mb(m.optimizer_state_bytes),
+            mb(m.activation_bytes),
+            if m.activation_checkpointing {
+                " (checkpointed)"
+            } else {
+                ""
+            },
+            mb(m.accounted_bytes),
+            m.peak_rss_bytes
+                .map_or(m.peak_rss_note.clone(), |b| format!(
+                    "{:.1}",
+                    b as f64 / 1e6
+                )),
+            mb(m.paper_bf16_weights_bytes),
+            mb(m.paper_bf16_state_bytes),
+            t.energy_per_step_j
+                .map_or("unavailable".into(), |j| format!("{j:.2}")),
+        );
+    }
+    if let Some(t) = trainings.iter().find(|t| t.energy_per_step_j.is_none()) {
+        let _ = writeln!(out, "\nEnergy per step unavailable: {}", t.energy_note);
+    }
+    out.push('\n');
+    out
+}
+
+/// Loss curves: (stage, [(run, points)]) for train or held-out loss, against
+/// steps or wall seconds.
+pub fn loss_curves(trainings: &[TrainOutcome], held_out: bool, against_seconds: bool) -> Curves {
+    let mut by_stage = Curves::new();
+    for t in trainings {
+        let pts: Vec<(f64, f64)> = t
+            .steps
+            .iter()
+            .filter_map(|r| {
+                let y = if held_out { r.eval_loss? } else { r.train_loss };
+                let x = if against_seconds {
+                    r.seconds_elapsed
+                } else {
+                    (r.step + 1) as f64
+                };
+                Some((x, f64::from(y)))
+            })
+            .collect();
+        if !pts.is_empty() {
+            by_stage
+                .entry(t.stage.clone())
+                .or_default()
+                .push((t.label.clone(), pts));
+        }
+    }
+    by_stage
+}
+
+/// Mean err_fro at `rank` per (stage, method) against the recorded step.
+pub fn accuracy_over_steps(rows: &[Row], rank: usize) -> Curves {
+    // stage → method → step → (sum, count)
+    type Sums<'a> = BTreeMap<&'a str, BTreeMap<&'a str, BTreeMap<usize, (f64, usize)>>>;
+    let mut acc = Sums::new();
+    for r in rows.iter().filter(|r| r.status == "ok" && r.rank == rank) {
+        let (Some((stage, step, _)), Some(e)) = (recorded_step(&r.matrix), r.err_fro) else {
+            continue;
+        };
+        let x = acc
+            .entry(stage)
+            .or_default()
+            .entry(&r.method)
+            .or_default()
+            .entry(step)
+            .or_insert((0.0, 0));
+        x.0 += e;
+        x.1 += 1;
+    }
+    acc.into_iter()
+        .map(|(stage, methods)| {
+            let series = methods
+                .into_iter()
+                .map(|(m, steps)| {
+                    let pts = steps
+                        .into_iter()
+                        .map(|(s, (sum, n))| (s as f64, sum / n as f64))
+                        .collect();
+                    (m.to_string(), pts)
+                })
+                .collect();
+            (stage.to_string(), series)
+        })
+        .collect()
+}
