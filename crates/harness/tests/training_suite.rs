@@ -1,0 +1,176 @@
+//! Suites that train: the [train] × [[stage]] × [[run]] tables are validated
+//! before anything runs, the runs write training.csv and record gradients,
+//! and the matrix part reads exactly those gradients.
+
+use std::path::Path;
+
+use harness::runner::{self, RunOptions};
+use harness::suite::Suite;
+use subspace::Registry;
+
+fn registry() -> Registry {
+    let mut r = Registry::new();
+    r.register::<svd::Svd>().unwrap();
+    r.register::<rrf::Rrf>().unwrap();
+    r
+}
+
+fn parse(text: &str) -> Result<Suite, String> {
+    Suite::parse(Path::new("suites/t.toml"), text, &registry()).map_err(|e| e.to_string())
+}
+
+const SUITE: &str = r#"
+ranks = [4, 8]
+[train]
+preset = "tiny"
+steps = 4
+batch_size = 2
+seq_len = 32
+rank = 8
+eval_every = 2
+eval_batches = 1
+threads = 1
+[[stage]]
+name = "tiny"
+record_steps = [0, 3]
+record_tensors = ["model.layers.0.self_attn.q_proj.weight", "model.layers.1.mlp.up_proj.weight"]
+[[run]]
+optimizer = "adamw"
+[[run]]
+name = "svd-T1"
+optimizer = "galore"
+plugin = "svd"
+update_proj_gap = 1
+record = true
+[[run]]
+name = "rrf-T1"
+optimizer = "galore"
+plugin = "rrf"
+plugin_params = { power_iters = 1 }
+update_proj_gap = 1
+[[matrix]]
+source = "recorded"
+[[method]]
+plugin = "svd"
+[[method]]
+plugin = "rrf"
+params = { power_iters = 1 }
+"#;
+
+#[test]
+fn stages_times_runs_merge_with_later_keys_winning() {
+    let s = parse(SUITE).unwrap();
+    let ids: Vec<String> = s.trainings.iter().map(|t| t.id()).collect();
+    assert_eq!(ids, ["tiny/adamw", "tiny/svd-T1", "tiny/rrf-T1"]);
+    let rrf = &s.trainings[2].config;
+    assert_eq!((rrf.steps, rrf.rank, rrf.update_proj_gap), (4, 8, 1));
+    // Only runs with `record = true` record.
+    assert!(s.trainings[0].config.record_steps.is_empty());
+    assert_eq!(s.trainings[1].config.record_steps, [0, 3]);
+}
+
+#[test]
+fn bad_training_tables_are_refused_naming_the_entry() {
+    let cases = [
+        (SUITE.replace("steps = 4", "stpes = 4"), "stpes"),
+        (
+            SUITE.replace("plugin = \"rrf\"", "plugin = \"nope\""),
+            "[[run]] #3",
+        ),
+        (SUITE.replace("record = true", ""), "record_steps"),
+        (SUITE.replace("name = \"tiny\"\n", ""), "give it a `name`"),
+        (
+            SUITE.replace("name = \"rrf-T1\"", "name = \"svd-T1\""),
+            "two training runs",
+        ),
+        (
+            SUITE.replace("record_steps = [0, 3]", "record_steps = [0, 4]"),
+            "record_steps",
+        ),
+    ];
+    for (text, needle) in cases {
+        let err = parse(&text).expect_err(needle);
+        assert!(err.contains(needle), "{needle}: {err}");
+        assert!(err.contains("suites/t.toml"), "{err}");
+    }
+}
+
+#[test]
+fn a_training_suite_trains_records_and_measures_the_recorded_gradients() {
+    let dir = tempfile::tempdir().unwrap();
+    let suite = parse(SUITE).unwrap();
+    let opts = RunOptions {
+        root: dir.path().into(),
+        heap: None,
+        progress: false,
+    };
+    let out = runner::run(&suite, &registry(), &opts).unwrap();
+    assert!(
+        out.trainings.iter().all(|t| t.status == "ok"),
+        "{:?}",
+        out.trainings
+    );
+    // training.csv: a header and 4 steps per run, the run column naming the stage.
+    let csv = std::fs::read_to_string(out.dir.join("training.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 1 + 3 * 4, "{csv}");
+    assert!(
+        csv.lines().nth(1).unwrap().starts_with("tiny/adamw,0,"),
+        "{csv}"
+    );
+    // 2 recorded steps × 2 tensors × 2 methods × 2 ranks, named by stage and step.
+    assert_eq!(out.rows.len(), 16);
+    assert!(out.rows.iter().all(|r| r.status == "ok"), "{:?}", out.rows);
+    let names: std::collections::BTreeSet<&str> =
+        out.rows.iter().map(|r| r.matrix.as_str()).collect();
+    assert_eq!(
+        names.into_iter().collect::<Vec<_>>(),
+        [
+            "tiny/step-0:model.layers.0.self_attn.q_proj.weight",
+            "tiny/step-0:model.layers.1.mlp.up_proj.weight",
+            "tiny/step-3:model.layers.0.self_attn.q_proj.weight",
+            "tiny/step-3:model.layers.1.mlp.up_proj.weight",
+        ]
+    );
+    // up_proj (172×64) is tall: its basis is on the short (right) side.
+    let up = out
+        .rows
+        .iter()
+        .find(|r| r.matrix.ends_with("up_proj.weight"))
+        .unwrap();
+    assert_eq!((up.rows, up.cols, up.side), (172, 64, "right"));
+    let svd = out
+        .rows
+        .iter()
+        .find(|r| r.plugin == "svd" && r.rank == 8)
+        .unwrap();
+    assert!((svd.err_fro.unwrap() - 1.0).abs() < 1e-3, "{svd:?}");
+
+    let summary = std::fs::read_to_string(out.dir.join("summary.md")).unwrap();
+    for needle in [
+        "## Conclusion",
+        "| adamw |",
+        "| svd-T1 |",
+        "| rrf-T1 |",
+        "## Training runs",
+        "Energy per step unavailable",
+    ] {
+        assert!(
+            summary.contains(needle),
+            "summary.md lacks {needle:?}:\n{summary}"
+        );
+    }
+    // rrf-T1's late-step accuracy is matched to the rrf matrix rows.
+    let rrf_line = summary
+        .lines()
+        .find(|l| l.starts_with("| rrf-T1 |"))
+        .unwrap();
+    assert!(rrf_line.contains("matrices, step 3"), "{rrf_line}");
+    let html = std::fs::read_to_string(out.dir.join("index.html")).unwrap();
+    assert!(html.contains("Loss curves") && html.contains("median step time"));
+    assert!(out.dir.join("training.json").is_file());
+    assert!(
+        out.dir
+            .join("train/tiny/svd-T1/grads/step-3.safetensors")
+            .is_file()
+    );
+}
