@@ -37,6 +37,9 @@ enum Command {
         /// Root directory of the reports.
         #[arg(long, default_value = "reports")]
         out: PathBuf,
+        /// Validate the suite and print what it would run, then stop.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Train a Llama with AdamW or GaLore-AdamW and write training.csv,
     /// memory.json, train.json, recorded gradients and checkpoints.
@@ -162,7 +165,15 @@ fn dispatch(cli: Cli) -> Result<()> {
     match cli.command {
         Command::List { name } => list(name.as_deref()),
         Command::Try(args) => try_method(&args),
-        Command::Run { suite, out } => run_suite(&suite, &out).map(|_| ()),
+        Command::Run {
+            suite,
+            out,
+            dry_run: true,
+        } => {
+            let _ = out;
+            dry_run(&suite)
+        }
+        Command::Run { suite, out, .. } => run_suite(&suite, &out).map(|_| ()),
         Command::Train(args) => train(&args),
         Command::Check {
             suite,
@@ -351,6 +362,43 @@ fn train(args: &TrainArgs) -> Result<()> {
         mb(m.paper_bf16_state_bytes)
     );
     println!("{}", args.out.display());
+    Ok(())
+}
+
+fn dry_run(path: &std::path::Path) -> Result<()> {
+    let registry = lab::registry()?;
+    let suite = harness::suite::Suite::load(path, &registry)?;
+    println!("suite {} ({}): valid", suite.name, path.display());
+    for t in &suite.trainings {
+        let c = &t.config;
+        println!(
+            "  train {:<28} {} × {} steps, B = {}, T = {}, threads {}{}",
+            t.id(),
+            c.preset,
+            c.steps,
+            c.batch_size,
+            c.seq_len,
+            c.threads,
+            if c.record_steps.is_empty() {
+                String::new()
+            } else {
+                format!(", records steps {:?}", c.record_steps)
+            }
+        );
+    }
+    for m in &suite.methods {
+        let status = match registry.build(&m.plugin, &m.params)?.availability() {
+            Ok(()) => String::new(),
+            Err(reason) => format!("  [unavailable: {reason}]"),
+        };
+        println!("  method {}{status}", m.label);
+    }
+    println!(
+        "  {} matrix source(s) × ranks {:?} × threads {:?}",
+        suite.matrices.len(),
+        suite.ranks,
+        suite.threads
+    );
     Ok(())
 }
 
