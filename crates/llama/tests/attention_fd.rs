@@ -4,6 +4,7 @@
 //!
 //! Letters: B batch, T sequence, NH heads, HS head dim, C = NH · HS.
 
+use faer::Par;
 use llama::model::attention::{attention_backward, attention_forward};
 use llama::model::rope::{rope_backward, rope_forward, rope_tables};
 use rand::SeedableRng;
@@ -30,14 +31,14 @@ fn tables(t: usize, hs: usize) -> (Vec<f32>, Vec<f32>) {
 
 fn rope(x: &[f32], cos: &[f32], sin: &[f32], b: usize, t: usize) -> Vec<f32> {
     let mut y = vec![0.0; x.len()];
-    rope_forward(&mut y, x, cos, sin, b, t, NH, HS);
+    rope_forward(&mut y, x, cos, sin, Par::Seq, b, t, NH, HS);
     y
 }
 
 fn attn(q: &[f32], k: &[f32], v: &[f32], b: usize, t: usize) -> (Vec<f32>, Vec<f32>) {
     let mut out = vec![0.0; b * t * C];
     let mut att = vec![0.0; b * NH * t * t];
-    attention_forward(&mut out, &mut att, q, k, v, b, t, NH, HS);
+    attention_forward(&mut out, &mut att, q, k, v, Par::Seq, b, t, NH, HS);
     (out, att)
 }
 
@@ -109,18 +110,18 @@ fn rope_backward_is_the_transpose_and_accumulates() {
     let y = randn(&mut rng, B * t * C);
     let rx = rope(&x, &cos, &sin, B, t);
     let mut rty = vec![0.0; y.len()];
-    rope_backward(&mut rty, &y, &cos, &sin, B, t, NH, HS);
+    rope_backward(&mut rty, &y, &cos, &sin, Par::Seq, B, t, NH, HS);
     let (lhs, rhs) = (dot64(&rx, &y), dot64(&x, &rty));
     let err = (lhs - rhs).abs() / lhs.abs().max(1.0);
     assert!(err < 1e-5, "<rope x, y> = {lhs}, <x, ropeᵀ y> = {rhs}");
     // Backward is the inverse rotation: ropeᵀ(rope(x)) = x.
     let mut back = vec![0.0; x.len()];
-    rope_backward(&mut back, &rx, &cos, &sin, B, t, NH, HS);
+    rope_backward(&mut back, &rx, &cos, &sin, Par::Seq, B, t, NH, HS);
     let want: Vec<f64> = x.iter().map(|&v| v as f64).collect();
     assert!(rel_err(&back, &want) < 1e-6);
     // A second call adds the same again.
     let mut twice = rty.clone();
-    rope_backward(&mut twice, &y, &cos, &sin, B, t, NH, HS);
+    rope_backward(&mut twice, &y, &cos, &sin, Par::Seq, B, t, NH, HS);
     let want: Vec<f64> = rty.iter().map(|&v| 2.0 * v as f64).collect();
     assert!(rel_err(&twice, &want) < 1e-6);
 }
@@ -256,8 +257,22 @@ fn attention_gradients_match_finite_differences() {
     let r = randn(&mut rng, n);
     let (_, att) = attn(&q, &k, &v, B, T);
     let (mut dq, mut dk, mut dv) = (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
+    let mut datt = vec![0.0; B * NH * T * T];
     attention_backward(
-        &mut dq, &mut dk, &mut dv, &r, &att, &q, &k, &v, B, T, NH, HS,
+        &mut dq,
+        &mut dk,
+        &mut dv,
+        &mut datt,
+        &r,
+        &att,
+        &q,
+        &k,
+        &v,
+        Par::Seq,
+        B,
+        T,
+        NH,
+        HS,
     );
     let loss = |q: &[f32], k: &[f32], v: &[f32]| dot64(&attn(q, k, v, B, T).0, &r);
     let h = 1e-2;
@@ -269,7 +284,20 @@ fn attention_gradients_match_finite_differences() {
     // Backward accumulates: a second call doubles the gradients.
     let (mut dq2, mut dk2, mut dv2) = (dq.clone(), dk.clone(), dv.clone());
     attention_backward(
-        &mut dq2, &mut dk2, &mut dv2, &r, &att, &q, &k, &v, B, T, NH, HS,
+        &mut dq2,
+        &mut dk2,
+        &mut dv2,
+        &mut datt,
+        &r,
+        &att,
+        &q,
+        &k,
+        &v,
+        Par::Seq,
+        B,
+        T,
+        NH,
+        HS,
     );
     for (g2, g) in [(&dq2, &dq), (&dk2, &dk), (&dv2, &dv)] {
         let want: Vec<f64> = g.iter().map(|&x| 2.0 * x as f64).collect();
@@ -290,12 +318,26 @@ fn rope_then_attention_gradients_match_finite_differences() {
     );
     let (_, att) = attn(&q, &k, &v, B, T);
     let (mut dq, mut dk, mut dv) = (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
+    let mut datt = vec![0.0; B * NH * T * T];
     attention_backward(
-        &mut dq, &mut dk, &mut dv, &r, &att, &q, &k, &v, B, T, NH, HS,
+        &mut dq,
+        &mut dk,
+        &mut dv,
+        &mut datt,
+        &r,
+        &att,
+        &q,
+        &k,
+        &v,
+        Par::Seq,
+        B,
+        T,
+        NH,
+        HS,
     );
     let (mut dq_pre, mut dk_pre) = (vec![0.0; n], vec![0.0; n]);
-    rope_backward(&mut dq_pre, &dq, &cos, &sin, B, T, NH, HS);
-    rope_backward(&mut dk_pre, &dk, &cos, &sin, B, T, NH, HS);
+    rope_backward(&mut dq_pre, &dq, &cos, &sin, Par::Seq, B, T, NH, HS);
+    rope_backward(&mut dk_pre, &dk, &cos, &sin, Par::Seq, B, T, NH, HS);
     let loss = |q_pre: &[f32], k_pre: &[f32]| {
         let q = rope(q_pre, &cos, &sin, B, T);
         let k = rope(k_pre, &cos, &sin, B, T);

@@ -141,7 +141,7 @@ fn forward_and_backward_are_deterministic() {
     let (inp, tgt) = tokens(&config, 7);
     let mut acts = Activations::new(&config, B, T);
     let l1 = forward(&params, &config, &inp, &tgt, B, T, &mut acts);
-    let probs1 = acts.probs.clone();
+    let logits1 = acts.logits.clone();
     let mut g1 = ParamStore::zeros(params.layout());
     backward(&mut g1, &params, &config, &inp, &tgt, B, T, &mut acts);
     let l2 = forward(&params, &config, &inp, &tgt, B, T, &mut acts);
@@ -149,9 +149,9 @@ fn forward_and_backward_are_deterministic() {
     backward(&mut g2, &params, &config, &inp, &tgt, B, T, &mut acts);
     assert_eq!(l1.to_bits(), l2.to_bits());
     assert!(
-        probs1
+        logits1
             .iter()
-            .zip(&acts.probs)
+            .zip(&acts.logits)
             .all(|(a, b)| a.to_bits() == b.to_bits())
     );
     assert!(

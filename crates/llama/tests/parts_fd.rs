@@ -17,9 +17,10 @@
 //!
 //! Letters: N rows, C hidden, F intermediate, V vocab.
 
+use faer::Par;
 use llama::model::crossentropy::{crossentropy_backward, crossentropy_forward};
 use llama::model::embedding::{embedding_backward, embedding_forward};
-use llama::model::linear::{linear_backward, linear_forward};
+use llama::model::linear::{linear_backward, linear_backward_scratch_len, linear_forward};
 use llama::model::rmsnorm::{rmsnorm_backward, rmsnorm_forward};
 use llama::model::swiglu::{swiglu_backward, swiglu_forward};
 use rand::{RngExt, SeedableRng};
@@ -101,10 +102,22 @@ fn linear_gradients_match_finite_differences() {
     let dinp0 = randn(&mut rng, n * c);
     let dw0 = randn(&mut rng, oc * c);
     let (mut dinp, mut dw) = (dinp0.clone(), dw0.clone());
-    linear_backward(&mut dinp, &mut dw, &r, &inp, &weight, n, c, oc);
+    let mut scratch = vec![0.0; linear_backward_scratch_len(n, oc)];
+    linear_backward(
+        &mut dinp,
+        &mut dw,
+        &mut scratch,
+        &r,
+        &inp,
+        &weight,
+        Par::Seq,
+        n,
+        c,
+        oc,
+    );
     let mut out = vec![0.0; n * oc];
     let mut loss = |x: &[f32], w: &[f32]| {
-        linear_forward(&mut out, x, w, n, c, oc);
+        linear_forward(&mut out, x, w, Par::Seq, n, c, oc);
         dot(&out, &r)
     };
     fd_check("linear.dinp", &inp, &increment(&dinp, &dinp0), |x| {
@@ -122,7 +135,7 @@ fn linear_matches_naive_loops() {
     let inp = randn(&mut rng, n * c);
     let weight = randn(&mut rng, oc * c);
     let mut out = vec![f32::NAN; n * oc];
-    linear_forward(&mut out, &inp, &weight, n, c, oc);
+    linear_forward(&mut out, &inp, &weight, Par::Seq, n, c, oc);
     for i in 0..n {
         for o in 0..oc {
             let (mut want, mut mag) = (0.0f64, 0.0f64);
@@ -190,13 +203,13 @@ fn rmsnorm_gradients_match_finite_differences() {
     let r = randn(&mut rng, N * C); // (N, C)
     let mut out = vec![0.0; N * C];
     let mut rstd = vec![0.0; N];
-    rmsnorm_forward(&mut out, &mut rstd, &inp, &weight, N, C, EPS);
+    rmsnorm_forward(&mut out, &mut rstd, &inp, &weight, Par::Seq, N, C, EPS);
     let dinp0 = randn(&mut rng, N * C);
     let dw0 = randn(&mut rng, C);
     let (mut dinp, mut dw) = (dinp0.clone(), dw0.clone());
-    rmsnorm_backward(&mut dinp, &mut dw, &r, &inp, &weight, &rstd, N, C);
+    rmsnorm_backward(&mut dinp, &mut dw, &r, &inp, &weight, &rstd, Par::Seq, N, C);
     let mut loss = |x: &[f32], w: &[f32]| {
-        rmsnorm_forward(&mut out, &mut rstd, x, w, N, C, EPS);
+        rmsnorm_forward(&mut out, &mut rstd, x, w, Par::Seq, N, C, EPS);
         dot(&out, &r)
     };
     fd_check("rmsnorm.dinp", &inp, &increment(&dinp, &dinp0), |x| {
@@ -216,7 +229,7 @@ fn rmsnorm_matches_direct_formula_and_maps_constant_rows_to_weight() {
     let weight = randn(&mut rng, C);
     let mut out = vec![f32::NAN; N * C];
     let mut rstd = vec![f32::NAN; N];
-    rmsnorm_forward(&mut out, &mut rstd, &inp, &weight, N, C, EPS);
+    rmsnorm_forward(&mut out, &mut rstd, &inp, &weight, Par::Seq, N, C, EPS);
     for (y, w) in out[..C].iter().zip(&weight) {
         assert!((y + w).abs() <= 4.0 * f32::EPSILON * w.abs(), "{y} vs -{w}");
     }
@@ -245,10 +258,10 @@ fn swiglu_gradients_match_finite_differences() {
     let dg0 = randn(&mut rng, N * F);
     let du0 = randn(&mut rng, N * F);
     let (mut dg, mut du) = (dg0.clone(), du0.clone());
-    swiglu_backward(&mut dg, &mut du, &r, &gate, &up);
+    swiglu_backward(&mut dg, &mut du, &r, &gate, &up, Par::Seq);
     let mut out = vec![0.0; N * F];
     let mut loss = |g: &[f32], u: &[f32]| {
-        swiglu_forward(&mut out, g, u);
+        swiglu_forward(&mut out, g, u, Par::Seq);
         dot(&out, &r)
     };
     fd_check("swiglu.dgate", &gate, &increment(&dg, &dg0), |g| {
@@ -266,7 +279,7 @@ fn swiglu_matches_direct_formula() {
     gate[2] = 30.0;
     let up = randn(&mut rng, N * F);
     let mut out = vec![f32::NAN; N * F];
-    swiglu_forward(&mut out, &gate, &up);
+    swiglu_forward(&mut out, &gate, &up, Par::Seq);
     assert_eq!(out[0], 0.0, "silu(0) = 0");
     for ((&o, &g), &u) in out.iter().zip(&gate).zip(&up) {
         let (g, u) = (g as f64, u as f64);
@@ -284,16 +297,19 @@ fn crossentropy_gradients_match_finite_differences() {
     let logits: Vec<f32> = randn(&mut rng, N * V).iter().map(|z| 2.0 * z).collect(); // (N, V)
     let targets = tokens(&mut rng, N, V); // (N)
     let dloss = 0.7f32;
-    let mut probs = vec![0.0; N * V];
-    crossentropy_forward(&mut probs, &logits, &targets, N, V);
+    let (mut losses, mut lse) = (vec![0.0; N], vec![0.0; N]);
+    crossentropy_forward(&mut losses, &mut lse, &logits, &targets, Par::Seq, N, V);
     let dz0 = randn(&mut rng, N * V);
     let mut dz = dz0.clone();
-    crossentropy_backward(&mut dz, &probs, &targets, N, V, dloss);
+    crossentropy_backward(&mut dz, &logits, &lse, &targets, Par::Seq, N, V, 0, dloss);
     fd_check(
         "crossentropy.dlogits",
         &logits,
         &increment(&dz, &dz0),
-        |z| dloss as f64 * crossentropy_forward(&mut probs, z, &targets, N, V) as f64,
+        |z| {
+            dloss as f64
+                * crossentropy_forward(&mut losses, &mut lse, z, &targets, Par::Seq, N, V) as f64
+        },
     );
 }
 
@@ -301,30 +317,101 @@ fn crossentropy_gradients_match_finite_differences() {
 fn crossentropy_matches_direct_formula() {
     let mut rng = ChaCha8Rng::seed_from_u64(10);
     let targets = tokens(&mut rng, N, V);
-    let mut probs = vec![f32::NAN; N * V];
+    let (mut losses, mut lse) = (vec![f32::NAN; N], vec![f32::NAN; N]);
     // Uniform logits, large enough that a softmax without the max shift overflows.
     let uniform = vec![100.0f32; N * V];
-    let loss = crossentropy_forward(&mut probs, &uniform, &targets, N, V);
+    let loss = crossentropy_forward(&mut losses, &mut lse, &uniform, &targets, Par::Seq, N, V);
     let ln_v = (V as f32).ln();
     assert!(
         (loss - ln_v).abs() <= 4.0 * f32::EPSILON * ln_v,
         "{loss} vs ln V = {ln_v}"
     );
-    assert!(probs.iter().all(|&p| (p - 1.0 / V as f32).abs() <= 1e-7));
+    // With dloss = N the backward writes p − onehot.
+    let mut dz = vec![0.0; N * V];
+    crossentropy_backward(
+        &mut dz,
+        &uniform,
+        &lse,
+        &targets,
+        Par::Seq,
+        N,
+        V,
+        0,
+        N as f32,
+    );
+    for (i, row) in dz.chunks_exact(V).enumerate() {
+        for (j, &d) in row.iter().enumerate() {
+            let p = d + if j == targets[i] as usize { 1.0 } else { 0.0 };
+            assert!((p - 1.0 / V as f32).abs() <= 1e-7, "p[{i},{j}] = {p}");
+        }
+    }
 
     let logits: Vec<f32> = randn(&mut rng, N * V).iter().map(|z| 3.0 * z).collect();
-    let loss = crossentropy_forward(&mut probs, &logits, &targets, N, V) as f64;
+    let loss =
+        crossentropy_forward(&mut losses, &mut lse, &logits, &targets, Par::Seq, N, V) as f64;
+    dz.fill(0.0);
+    crossentropy_backward(
+        &mut dz,
+        &logits,
+        &lse,
+        &targets,
+        Par::Seq,
+        N,
+        V,
+        0,
+        N as f32,
+    );
     let mut want = 0.0f64;
     for i in 0..N {
         let z = &logits[i * V..(i + 1) * V];
         let sum: f64 = z.iter().map(|&a| (a as f64).exp()).sum();
-        want -= (z[targets[i] as usize] as f64).exp().ln() - sum.ln();
-        let row_sum: f32 = probs[i * V..(i + 1) * V].iter().sum();
+        let row_loss = sum.ln() - z[targets[i] as usize] as f64;
         assert!(
-            (row_sum - 1.0).abs() <= 1e-5,
-            "row {i} of probs sums to {row_sum}"
+            (losses[i] as f64 - row_loss).abs() <= 1e-5 * row_loss.abs(),
+            "loss of row {i}: {} vs {row_loss}",
+            losses[i]
         );
+        want += row_loss;
+        // Σ_j (p − onehot) = 0, and p_j = exp(z_j) / Σ exp z.
+        let row = &dz[i * V..(i + 1) * V];
+        let row_sum: f32 = row.iter().sum();
+        assert!(
+            (row_sum).abs() <= 1e-5,
+            "row {i} of p − onehot sums to {row_sum}"
+        );
+        for (j, (&d, &zj)) in row.iter().zip(z).enumerate() {
+            let p = (zj as f64).exp() / sum - if j == targets[i] as usize { 1.0 } else { 0.0 };
+            assert!((d as f64 - p).abs() <= 1e-6, "dz[{i},{j}] = {d} vs {p}");
+        }
     }
     want /= N as f64;
     assert!((loss - want).abs() <= 1e-5 * want.abs(), "{loss} vs {want}");
+}
+
+#[test]
+fn crossentropy_backward_by_column_blocks_equals_whole() {
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let logits = randn(&mut rng, N * V);
+    let targets = tokens(&mut rng, N, V);
+    let (mut losses, mut lse) = (vec![0.0; N], vec![0.0; N]);
+    crossentropy_forward(&mut losses, &mut lse, &logits, &targets, Par::Seq, N, V);
+    let mut whole = vec![0.0; N * V];
+    crossentropy_backward(&mut whole, &logits, &lse, &targets, Par::Seq, N, V, 0, 1.3);
+    for w in [1, 7, 16, V] {
+        let mut v0 = 0;
+        while v0 < V {
+            let wb = w.min(V - v0);
+            let mut blk = vec![0.0; N * wb];
+            crossentropy_backward(&mut blk, &logits, &lse, &targets, Par::Seq, N, V, v0, 1.3);
+            for i in 0..N {
+                assert_eq!(
+                    &blk[i * wb..(i + 1) * wb],
+                    &whole[i * V + v0..i * V + v0 + wb],
+                    "block {v0}..{} of width {w}, row {i}",
+                    v0 + wb
+                );
+            }
+            v0 += wb;
+        }
+    }
 }

@@ -1,79 +1,150 @@
 //! Mean softmax cross-entropy over rows, as `torch.nn.functional.cross_entropy`
 //! with `reduction="mean"`.
 //!
-//! Contract: `p = softmax(logits)` per row (the row max subtracted first),
-//! `loss = (1/N) Σᵢ −ln p[i, targets[i]]`, computed per row as
-//! `ln Σ exp(z − max) − (z[target] − max)`, so large logits lose no digits.
-//! Backward: `dlogits += dloss · (p − onehot(targets)) / N`.
+//! Contract: per row, with m = max z and `lse = m + ln Σⱼ exp(zⱼ − m)`,
+//! `lossᵢ = ln Σⱼ exp(zⱼ − m) − (z[targetᵢ] − m)` (no digits lost to large
+//! logits) and `loss = (1/N) Σᵢ lossᵢ`. The forward keeps only `lse` per
+//! row; the backward recomputes `p = exp(z − lse)` for any block of columns,
+//! `dlogits += dloss · (p − onehot(targets)) / N`, so the model never holds
+//! a second (N, V) buffer.
 //!
-//! Letters: N rows (B·T), V vocab.
+//! Rows run in parallel in fixed blocks; within a row the max and the sum
+//! use 8 interleaved lanes combined in a fixed order; the mean sums the row
+//! losses in row order (in f64). The bits do not depend on `par`.
+//!
+//! Letters: N rows (B·T), V vocab, W a block of columns.
 
-/// Writes the softmax `probs` (cached for backward) and returns the mean loss.
+use faer::Par;
+
+use crate::model::fastexp::exp;
+use crate::model::parallel::{ROW_BLOCK, for_each};
+
+/// Interleaved lanes of the per-row max and sum.
+const LANES: usize = 8;
+
+/// Writes every row's loss and `lse`, and returns the mean loss.
 ///
-/// - `probs`: (N, V), `logits`: (N, V), `targets`: (N) each `< V`
+/// - `losses`: (N), `lse`: (N), `logits`: (N, V), `targets`: (N) each `< V`
 pub fn crossentropy_forward(
-    probs: &mut [f32], // (N, V)
-    logits: &[f32],    // (N, V)
-    targets: &[u32],   // (N)
+    losses: &mut [f32], // (N)
+    lse: &mut [f32],    // (N)
+    logits: &[f32],     // (N, V)
+    targets: &[u32],    // (N)
+    par: Par,
     n: usize,
     v: usize,
 ) -> f32 {
-    assert_eq!(probs.len(), n * v, "probs must be (N, V)");
+    assert_eq!(losses.len(), n, "losses must be (N)");
+    assert_eq!(lse.len(), n, "lse must be (N)");
     assert_eq!(logits.len(), n * v, "logits must be (N, V)");
     assert_eq!(targets.len(), n, "targets must be (N)");
     if n == 0 {
         return 0.0;
     }
     assert!(v > 0, "V must be positive");
-    let mut total = 0.0f32;
-    for ((p, z), &t) in probs
-        .chunks_exact_mut(v)
-        .zip(logits.chunks_exact(v))
-        .zip(targets)
-    {
-        let t = t as usize;
-        assert!(t < v, "target {t} out of vocabulary of size {v}");
-        let max = z.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        let mut sum = 0.0f32;
-        for (pi, &zi) in p.iter_mut().zip(z) {
-            *pi = (zi - max).exp();
-            sum += *pi;
+    let blocks: Vec<_> = losses
+        .chunks_mut(ROW_BLOCK)
+        .zip(lse.chunks_mut(ROW_BLOCK))
+        .zip(logits.chunks(ROW_BLOCK * v))
+        .zip(targets.chunks(ROW_BLOCK))
+        .collect();
+    for_each(par, blocks, |(((losses, lse), logits), targets)| {
+        for (((loss, lse), z), &t) in losses
+            .iter_mut()
+            .zip(lse.iter_mut())
+            .zip(logits.chunks_exact(v))
+            .zip(targets)
+        {
+            let t = t as usize;
+            assert!(t < v, "target {t} out of vocabulary of size {v}");
+            let max = row_max(z);
+            let ln_sum = row_sum_exp(z, max).ln();
+            *lse = max + ln_sum;
+            *loss = ln_sum - (z[t] - max);
         }
-        let inv = 1.0 / sum;
-        p.iter_mut().for_each(|pi| *pi *= inv);
-        total += sum.ln() - (z[t] - max);
-    }
-    total / n as f32
+    });
+    (losses.iter().map(|&l| f64::from(l)).sum::<f64>() / n as f64) as f32
 }
 
-/// Accumulates `dlogits += dloss · (probs − onehot(targets)) / N`.
+/// Accumulates columns `v0..v0 + W` of `dloss · (softmax(logits) −
+/// onehot(targets)) / N` into `dlogits`, using `lse` from the forward.
 ///
-/// - `dlogits`: (N, V), `probs`: (N, V) from forward, `targets`: (N) each `< V`
+/// - `dlogits`: (N, W), `logits`: (N, V), `lse`: (N), `targets`: (N) each `< V`
+#[allow(clippy::too_many_arguments)]
 pub fn crossentropy_backward(
-    dlogits: &mut [f32], // (N, V)
-    probs: &[f32],       // (N, V)
+    dlogits: &mut [f32], // (N, W)
+    logits: &[f32],      // (N, V)
+    lse: &[f32],         // (N)
     targets: &[u32],     // (N)
+    par: Par,
     n: usize,
     v: usize,
+    v0: usize,
     dloss: f32,
 ) {
-    assert_eq!(dlogits.len(), n * v, "dlogits must be (N, V)");
-    assert_eq!(probs.len(), n * v, "probs must be (N, V)");
+    assert_eq!(logits.len(), n * v, "logits must be (N, V)");
+    assert_eq!(lse.len(), n, "lse must be (N)");
     assert_eq!(targets.len(), n, "targets must be (N)");
     if n == 0 {
         return;
     }
+    assert_eq!(dlogits.len() % n, 0, "dlogits must be (N, W)");
+    let w = dlogits.len() / n;
+    assert!(v0 + w <= v, "columns {v0}..{} exceed V = {v}", v0 + w);
+    if w == 0 {
+        return;
+    }
     let scale = dloss / n as f32;
-    for ((d, p), &t) in dlogits
-        .chunks_exact_mut(v)
-        .zip(probs.chunks_exact(v))
-        .zip(targets)
-    {
-        let t = t as usize;
-        assert!(t < v, "target {t} out of vocabulary of size {v}");
-        for (i, (di, &pi)) in d.iter_mut().zip(p).enumerate() {
-            let onehot = if i == t { 1.0 } else { 0.0 };
-            *di += scale * (pi - onehot);
+    let blocks: Vec<_> = dlogits
+        .chunks_mut(ROW_BLOCK * w)
+        .zip(logits.chunks(ROW_BLOCK * v))
+        .zip(lse.chunks(ROW_BLOCK))
+        .zip(targets.chunks(ROW_BLOCK))
+        .collect();
+    for_each(par, blocks, |(((dlogits, logits), lse), targets)| {
+        for (((d, z), &lse), &t) in dlogits
+            .chunks_exact_mut(w)
+            .zip(logits.chunks_exact(v))
+            .zip(lse)
+            .zip(targets)
+        {
+            let t = t as usize;
+            assert!(t < v, "target {t} out of vocabulary of size {v}");
+            for (di, &zi) in d.iter_mut().zip(&z[v0..v0 + w]) {
+                *di += scale * exp(zi - lse);
+            }
+            if (v0..v0 + w).contains(&t) {
+                d[t - v0] -= scale;
+            }
+        }
+    });
+}
+
+/// max z over a row (exact in any order).
+fn row_max(z: &[f32]) -> f32 {
+    let mut lanes = [f32::NEG_INFINITY; LANES];
+    let chunks = z.chunks_exact(LANES);
+    let rest = chunks.remainder();
+    for ch in chunks {
+        for (m, &x) in lanes.iter_mut().zip(ch) {
+            *m = if x > *m { x } else { *m };
         }
     }
+    lanes
+        .into_iter()
+        .chain(rest.iter().copied())
+        .fold(f32::NEG_INFINITY, f32::max)
+}
+
+/// Σ exp(z − max) over a row, in [`LANES`] interleaved partial sums.
+fn row_sum_exp(z: &[f32], max: f32) -> f32 {
+    let mut lanes = [0.0f32; LANES];
+    let chunks = z.chunks_exact(LANES);
+    let rest = chunks.remainder();
+    for ch in chunks {
+        for (s, &x) in lanes.iter_mut().zip(ch) {
+            *s += exp(x - max);
+        }
+    }
+    lanes.iter().sum::<f32>() + rest.iter().map(|&x| exp(x - max)).sum::<f32>()
 }

@@ -15,7 +15,13 @@
 //! Each pair is rotated by an orthogonal 2×2 matrix R(a), so the backward
 //! pass applies Rᵀ = R(−a).
 //!
+//! Positions are independent and run in parallel in fixed blocks.
+//!
 //! Letters: B batch, T sequence, NH heads, HS head dim, C = NH · HS.
+
+use faer::Par;
+
+use crate::model::parallel::{ROW_BLOCK, for_each};
 
 /// Fills the rotation tables for positions 0..t: `cos[p, i] = cos(p ·
 /// θ^(−2i/hs))` and likewise `sin`, for i < hs/2. Angles are computed in
@@ -50,13 +56,14 @@ pub fn rope_forward(
     inp: &[f32],     // (B, T, NH, HS)
     cos: &[f32],     // (T, HS/2)
     sin: &[f32],     // (T, HS/2)
+    par: Par,
     b: usize,
     t: usize,
     nh: usize,
     hs: usize,
 ) {
     check_shapes(out.len(), inp.len(), cos, sin, b, t, nh, hs);
-    for_each_head(out, inp, cos, sin, b * t, t, nh, hs, |y, x, c, s| {
+    for_each_head(out, inp, cos, sin, par, t, nh, hs, |y, x, c, s| {
         let half = c.len();
         for i in 0..half {
             let (x1, x2) = (x[i], x[i + half]);
@@ -74,13 +81,14 @@ pub fn rope_backward(
     dout: &[f32],     // (B, T, NH, HS)
     cos: &[f32],      // (T, HS/2)
     sin: &[f32],      // (T, HS/2)
+    par: Par,
     b: usize,
     t: usize,
     nh: usize,
     hs: usize,
 ) {
     check_shapes(dinp.len(), dout.len(), cos, sin, b, t, nh, hs);
-    for_each_head(dinp, dout, cos, sin, b * t, t, nh, hs, |dx, dy, c, s| {
+    for_each_head(dinp, dout, cos, sin, par, t, nh, hs, |dx, dy, c, s| {
         let half = c.len();
         for i in 0..half {
             let (d1, d2) = (dy[i], dy[i + half]);
@@ -91,28 +99,39 @@ pub fn rope_backward(
 }
 
 /// Calls `f(dst_head, src_head, cos_row, sin_row)` for every head of every
-/// position (rows are the (HS/2) angles of the head's position).
+/// position (rows are the (HS/2) angles of the head's position), positions
+/// in parallel blocks of [`ROW_BLOCK`].
 #[allow(clippy::too_many_arguments)]
 fn for_each_head(
     dst: &mut [f32], // (B, T, NH, HS)
     src: &[f32],     // (B, T, NH, HS)
     cos: &[f32],     // (T, HS/2)
     sin: &[f32],     // (T, HS/2)
-    rows: usize,
+    par: Par,
     t: usize,
     nh: usize,
     hs: usize,
-    f: impl Fn(&mut [f32], &[f32], &[f32], &[f32]),
+    f: impl Fn(&mut [f32], &[f32], &[f32], &[f32]) + Send + Sync,
 ) {
     let half = hs / 2;
-    for bt in 0..rows {
-        let p = bt % t;
-        let (c, s) = (&cos[p * half..][..half], &sin[p * half..][..half]);
-        for h in 0..nh {
-            let base = (bt * nh + h) * hs;
-            f(&mut dst[base..base + hs], &src[base..base + hs], c, s);
-        }
+    let c = nh * hs;
+    if c == 0 {
+        return;
     }
+    let blocks: Vec<_> = dst
+        .chunks_mut(ROW_BLOCK * c)
+        .zip(src.chunks(ROW_BLOCK * c))
+        .enumerate()
+        .collect();
+    for_each(par, blocks, |(blk, (dst, src))| {
+        for (r, (dst, src)) in dst.chunks_exact_mut(c).zip(src.chunks_exact(c)).enumerate() {
+            let p = (blk * ROW_BLOCK + r) % t;
+            let (cs, sn) = (&cos[p * half..][..half], &sin[p * half..][..half]);
+            for (y, x) in dst.chunks_exact_mut(hs).zip(src.chunks_exact(hs)) {
+                f(y, x, cs, sn);
+            }
+        }
+    });
 }
 
 #[allow(clippy::too_many_arguments)]
