@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use subspace::Registry;
 use thiserror::Error;
 
-use crate::model::llama::{Activations, backward, forward};
+use crate::model::llama::{Activations, Checkpointing, backward, forward};
 use crate::optim::{AdamW, AdamWParams, GaloreAdamW, GaloreParams, RefreshError};
 use crate::params::{load_f32, save_f32};
 use crate::train::{Batches, Optimizer, cosine_lr};
@@ -520,14 +520,12 @@ impl Session {
         let csv = csv::WriterBuilder::new()
             .has_headers(!existing)
             .from_writer(file);
-        if config.activation_checkpointing {
-            // INTERIM: the checkpointed activations land with the model's change.
-            return Err(TrainError::Config {
-                field: "activation_checkpointing".into(),
-                reason: "not available in this build".into(),
-            });
-        }
-        let acts = Activations::new(&model, config.batch_size, config.seq_len);
+        let mode = if config.activation_checkpointing {
+            Checkpointing::Layers
+        } else {
+            Checkpointing::Off
+        };
+        let acts = Activations::with_checkpointing(&model, config.batch_size, config.seq_len, mode);
         let grads = ParamStore::zeros(params.layout());
         Ok(Self {
             label: config.label(),
