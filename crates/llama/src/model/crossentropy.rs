@@ -21,6 +21,8 @@ use crate::model::parallel::{ROW_BLOCK, for_each};
 
 /// Interleaved lanes of the per-row max and sum.
 const LANES: usize = 8;
+/// Elements per block of the per-row sum of exps.
+const EXP_BLOCK: usize = 64;
 
 /// Writes every row's loss and `lse`, and returns the mean loss.
 ///
@@ -136,14 +138,22 @@ fn row_max(z: &[f32]) -> f32 {
         .fold(f32::NEG_INFINITY, f32::max)
 }
 
-/// Σ exp(z − max) over a row, in [`LANES`] interleaved partial sums.
+/// Σ exp(z − max) over a row: element j goes to lane j mod [`LANES`] of
+/// blocks of [`EXP_BLOCK`] (computed first into a buffer, so the exps
+/// vectorize), the lanes summed in order, then the tail in order.
 fn row_sum_exp(z: &[f32], max: f32) -> f32 {
     let mut lanes = [0.0f32; LANES];
-    let chunks = z.chunks_exact(LANES);
+    let mut buf = [0.0f32; EXP_BLOCK];
+    let chunks = z.chunks_exact(EXP_BLOCK);
     let rest = chunks.remainder();
     for ch in chunks {
-        for (s, &x) in lanes.iter_mut().zip(ch) {
-            *s += exp(x - max);
+        for (e, &x) in buf.iter_mut().zip(ch) {
+            *e = exp(x - max);
+        }
+        for es in buf.chunks_exact(LANES) {
+            for (s, &e) in lanes.iter_mut().zip(es) {
+                *s += e;
+            }
         }
     }
     lanes.iter().sum::<f32>() + rest.iter().map(|&x| exp(x - max)).sum::<f32>()

@@ -3,7 +3,7 @@
 //! Contract: `out = inp · Wᵀ` with `W` in Hugging Face's (out, in) layout;
 //! backward `dinp += dout · W`, `dW += doutᵀ · inp`. Each product runs on
 //! fixed output tiles (of `out`/`dinp` by [`matmul`], and bands of
-//! [`TILE_ROWS`] rows of `dW`, i.e. of OC), so no inner product is split
+//! [`BAND_ROWS`] rows of `dW`, i.e. of OC), so no inner product is split
 //! and the bits do not depend on `par`.
 //!
 //! faer's kernels are markedly slower with a column-major left operand
@@ -15,7 +15,10 @@
 
 use faer::{Accum, MatMut, MatRef, Par};
 
-use crate::model::parallel::{TILE_ROWS, for_each, gemm, matmul};
+use crate::model::parallel::{for_each, gemm, matmul};
+
+/// Rows of `dW` per band of the backward.
+pub const BAND_ROWS: usize = 128;
 
 /// `out = inp · Wᵀ`, overwriting `out`.
 ///
@@ -80,17 +83,44 @@ pub fn linear_backward(
     if n == 0 || c == 0 {
         return;
     }
-    // Bands of TILE_ROWS rows of dW: copy doutᵀ's rows, then one product.
+    // Bands of BAND_ROWS rows of dW: copy doutᵀ's rows, then one product.
     let bands: Vec<_> = dweight
-        .chunks_mut(TILE_ROWS * c)
-        .zip(scratch[..oc * n].chunks_mut(TILE_ROWS * n))
+        .chunks_mut(BAND_ROWS * c)
+        .zip(scratch[..oc * n].chunks_mut(BAND_ROWS * n))
         .enumerate()
         .collect();
     for_each(par, bands, |(band, (dw, gt))| {
         let rows = dw.len() / c;
-        let mut gt = MatMut::from_row_major_slice_mut(gt, rows, n);
-        gt.copy_from(g.subcols(band * TILE_ROWS, rows).transpose());
+        transpose_cols(gt, dout, n, oc, band * BAND_ROWS, rows);
+        let gt = MatRef::from_row_major_slice(gt, rows, n);
         let dw = MatMut::from_row_major_slice_mut(dw, rows, c);
-        gemm(dw, Accum::Add, gt.as_ref(), x, 1.0);
+        gemm(dw, Accum::Add, gt, x, 1.0);
     });
+}
+
+/// `dst ← src[:, col0..col0 + rows]ᵀ` for `src` (N, LD) row-major, in
+/// cache-line blocks (faer's `copy_from` of a transposed view goes element
+/// by element).
+fn transpose_cols(
+    dst: &mut [f32], // (rows, N)
+    src: &[f32],     // (N, LD)
+    n: usize,
+    ld: usize,
+    col0: usize,
+    rows: usize,
+) {
+    const BLOCK: usize = 16;
+    let dst = &mut dst[..rows * n];
+    for i0 in (0..n).step_by(BLOCK) {
+        let ih = BLOCK.min(n - i0);
+        for r0 in (0..rows).step_by(BLOCK) {
+            let rh = BLOCK.min(rows - r0);
+            for i in i0..i0 + ih {
+                let s = &src[i * ld + col0 + r0..][..rh];
+                for (r, &x) in s.iter().enumerate() {
+                    dst[(r0 + r) * n + i] = x;
+                }
+            }
+        }
+    }
 }
