@@ -19,7 +19,6 @@
 
 use std::time::Instant;
 
-use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatRef};
 use rayon::prelude::*;
 use subspace::{Context, Device, SubspaceError, SubspaceMethod};
@@ -476,15 +475,16 @@ fn projected_step(
     p: &mut [f32],
     g: &[f32],
 ) {
-    // Sequential inside: one matrix's arithmetic never depends on the pool.
-    let par = faer::Par::Seq;
+    // Sequential GEMMs (one matrix's arithmetic never depends on the pool)
+    // that leave the AVX state clean for the loops below.
+    use crate::model::parallel::gemm;
     let (rows, cols) = (pr.rows, pr.cols);
     let g = MatRef::from_row_major_slice(g, rows, cols);
     let (rr, rc) = pr.m.shape();
     let mut r = Mat::<f32>::zeros(rr, rc);
     match pr.side {
-        Side::Right => matmul(&mut r, Accum::Replace, g, &pr.p, 1.0, par),
-        Side::Left => matmul(&mut r, Accum::Replace, pr.p.transpose(), g, 1.0, par),
+        Side::Right => gemm(r.as_mut(), Accum::Replace, g, pr.p.as_ref(), 1.0),
+        Side::Left => gemm(r.as_mut(), Accum::Replace, pr.p.transpose(), g, 1.0),
     }
     // r becomes N in place.
     for j in 0..rc {
@@ -493,16 +493,15 @@ fn projected_step(
             r[(i, j)] = n;
         }
     }
-    let mut back = Mat::<f32>::zeros(rows, cols);
+    // Row-major like the weights, so the update below runs contiguously.
+    let mut back = vec![0.0f32; rows * cols];
+    let dst = faer::MatMut::from_row_major_slice_mut(&mut back, rows, cols);
     match pr.side {
-        Side::Right => matmul(&mut back, Accum::Replace, &r, pr.p.transpose(), 1.0, par),
-        Side::Left => matmul(&mut back, Accum::Replace, &pr.p, &r, 1.0, par),
+        Side::Right => gemm(dst, Accum::Replace, r.as_ref(), pr.p.transpose(), 1.0),
+        Side::Left => gemm(dst, Accum::Replace, pr.p.as_ref(), r.as_ref(), 1.0),
     }
-    for i in 0..rows {
-        let row = &mut p[i * cols..(i + 1) * cols];
-        for (j, x) in row.iter_mut().enumerate() {
-            *x += -step_size * (back[(i, j)] * scale);
-        }
+    for (x, b) in p.iter_mut().zip(&back) {
+        *x += -step_size * (b * scale);
     }
     decay(hp, lr, p);
 }
