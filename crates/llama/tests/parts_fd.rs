@@ -20,7 +20,7 @@
 use faer::Par;
 use llama::model::crossentropy::{crossentropy_backward, crossentropy_forward};
 use llama::model::embedding::{embedding_backward, embedding_forward};
-use llama::model::linear::{linear_backward, linear_backward_scratch_len, linear_forward};
+use llama::model::linear::{linear_backward, linear_backward_workspace_bytes, linear_forward};
 use llama::model::rmsnorm::{rmsnorm_backward, rmsnorm_forward};
 use llama::model::swiglu::{swiglu_backward, swiglu_forward};
 use rand::{RngExt, SeedableRng};
@@ -102,7 +102,7 @@ fn linear_gradients_match_finite_differences() {
     let dinp0 = randn(&mut rng, n * c);
     let dw0 = randn(&mut rng, oc * c);
     let (mut dinp, mut dw) = (dinp0.clone(), dw0.clone());
-    let mut scratch = vec![0.0; linear_backward_scratch_len(n, oc)];
+    let mut scratch = vec![0.0; linear_backward_workspace_bytes(n, oc) / 4];
     linear_backward(
         &mut dinp,
         &mut dw,

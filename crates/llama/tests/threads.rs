@@ -10,7 +10,7 @@
 //! backward, elementwise blocks), so the work really is split.
 
 use faer::Par;
-use llama::model::linear::{linear_backward, linear_backward_scratch_len, linear_forward};
+use llama::model::linear::{linear_backward, linear_backward_workspace_bytes, linear_forward};
 use llama::model::llama::{Activations, Checkpointing, HEAD_BLOCK, backward, forward};
 use llama::model::parallel::{ELEM_BLOCK, TILE_COLS, TILE_ROWS};
 use llama::{LlamaConfig, ParamStore};
@@ -179,7 +179,7 @@ fn linear_on_many_tiles_matches_f64_and_threads_agree() {
         let mut out = vec![0.0; n * oc];
         linear_forward(&mut out, &inp, &weight, par, n, c, oc);
         let (mut dinp, mut dw) = (vec![0.0; n * c], vec![0.0; oc * c]);
-        let mut scratch = vec![f32::NAN; linear_backward_scratch_len(n, oc)];
+        let mut scratch = vec![f32::NAN; linear_backward_workspace_bytes(n, oc) / 4];
         linear_backward(
             &mut dinp,
             &mut dw,

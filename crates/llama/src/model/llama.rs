@@ -36,7 +36,7 @@ use faer::Par;
 use crate::model::attention::{attention_backward, attention_forward};
 use crate::model::crossentropy::{crossentropy_backward, crossentropy_forward};
 use crate::model::embedding::{embedding_backward, embedding_forward};
-use crate::model::linear::{linear_backward, linear_backward_scratch_len, linear_forward};
+use crate::model::linear::{linear_backward, linear_backward_workspace_bytes, linear_forward};
 use crate::model::parallel::{ELEM_BLOCK, current_par, for_each};
 use crate::model::rmsnorm::{rmsnorm_backward, rmsnorm_forward};
 use crate::model::rope::{rope_backward, rope_forward, rope_tables};
@@ -174,7 +174,7 @@ pub struct Activations {
     d_up: Vec<f32>,     // (N, F)
     d_att: Vec<f32>,    // (B, NH, T, T)
     d_logits: Vec<f32>, // (N, min(V, HEAD_BLOCK))
-    d_t: Vec<f32>,      // linear_backward's scratch, (max(C, F, min(V, HEAD_BLOCK)), N)
+    d_t: Vec<f32>,      // linear_backward's workspace, (max(C, F, min(V, HEAD_BLOCK)), N)
 }
 
 impl Activations {
@@ -228,7 +228,11 @@ impl Activations {
             d_up: vec![0.0; n * f],
             d_att: vec![0.0; b * nh * t * t],
             d_logits: vec![0.0; n * v.min(HEAD_BLOCK)],
-            d_t: vec![0.0; linear_backward_scratch_len(n, c.max(f).max(v.min(HEAD_BLOCK)))],
+            d_t: vec![
+                0.0;
+                linear_backward_workspace_bytes(n, c.max(f).max(v.min(HEAD_BLOCK)))
+                    / size_of::<f32>()
+            ],
         }
     }
 

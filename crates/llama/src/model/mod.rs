@@ -4,10 +4,9 @@
 //! gradient buffers, so callers zero them once per step.
 //!
 //! Every part but the embedding (O(N·C), sequential) takes a `faer::Par`
-//! after its inputs and splits its work into
-//! blocks fixed by the shapes alone ([`parallel`]), so its bits do not
-//! depend on the thread count; the whole model ([`llama`]) takes the
-//! current rayon pool's.
+//! after its inputs and splits its work into blocks fixed by the shapes
+//! alone ([`parallel`]), so its bits do not depend on the thread count; the
+//! whole model ([`llama`]) takes the current rayon pool's.
 //!
 //! Letters used in shape comments: B batch, T sequence, C hidden,
 //! NH heads, HS = C / NH head dim, F intermediate, V vocab, N = B·T rows.
