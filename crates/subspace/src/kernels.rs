@@ -87,6 +87,7 @@ impl<T: ComplexField> ThinQr<T> {
             par,
             MemStack::new(&mut self.mem),
         );
+        clear_upper_simd();
     }
 }
 
@@ -114,6 +115,7 @@ pub fn lu_normalize_in_place(y: MatMut<'_, f32>, tmp: MatMut<'_, f32>, par: Par)
         MemStack::new(&mut mem),
         Default::default(),
     );
+    clear_upper_simd();
     // tmp ← unit lower-trapezoidal L.
     for j in 0..l {
         for i in 0..m {
@@ -173,7 +175,7 @@ pub fn thin_svd_left<T: faer::traits::RealField>(
         par,
         Default::default(),
     ));
-    svd::svd(
+    let result = svd::svd(
         a,
         s.as_mut(),
         Some(u.as_mut()),
@@ -181,8 +183,9 @@ pub fn thin_svd_left<T: faer::traits::RealField>(
         par,
         MemStack::new(&mut mem),
         Default::default(),
-    )
-    .map_err(|e| crate::SubspaceError::Kernel {
+    );
+    clear_upper_simd();
+    result.map_err(|e| crate::SubspaceError::Kernel {
         kernel,
         reason: format!("{e:?}"),
     })?;
@@ -203,6 +206,30 @@ pub fn left_singular_vectors_bytes<T: faer::traits::RealField>(m: usize, n: usiz
     )
     .size_bytes()
         + (m * r + r) * size_of::<T>()
+}
+
+/// Clears the upper halves of the AVX registers (`vzeroupper`) where the
+/// CPU has AVX; nothing elsewhere.
+///
+/// faer's x86 kernels are generated assembly that can return with the upper
+/// AVX state dirty; code compiled for SSE (most of ours, and libm) then pays
+/// a transition penalty on every mixed instruction until something clears
+/// it (measured: a 3× slower Llama forward pass on the 2-core AMD EPYC
+/// development VM). Call it after a faer kernel that scalar code follows.
+/// It changes no value.
+#[inline]
+pub fn clear_upper_simd() {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx")]
+        fn vzeroupper() {
+            std::arch::x86_64::_mm256_zeroupper();
+        }
+        if std::arch::is_x86_feature_detected!("avx") {
+            // SAFETY: the CPU has AVX, checked just above.
+            unsafe { vzeroupper() }
+        }
+    }
 }
 
 /// Rows per block of [`gemm`]'s fixed work split.
@@ -232,7 +259,8 @@ pub fn gemm(dst: MatMut<'_, f32>, lhs: MatRef<'_, f32>, rhs: MatRef<'_, f32>, pa
         out
     };
     let one = |(d, l): (MatMut<'_, f32>, MatRef<'_, f32>)| {
-        faer::linalg::matmul::matmul(d, faer::Accum::Replace, l, rhs, 1.0f32, Par::Seq)
+        faer::linalg::matmul::matmul(d, faer::Accum::Replace, l, rhs, 1.0f32, Par::Seq);
+        clear_upper_simd();
     };
     match par {
         Par::Rayon(_) if blocks.len() > 1 => blocks.into_par_iter().for_each(one),

@@ -105,19 +105,4 @@ pub fn matmul(
     for_each(par, tiles, |(d, l, r)| gemm(d, accum, l, r, alpha));
 }
 
-/// Clears the upper halves of the AVX registers (`vzeroupper`) where the
-/// CPU has AVX; nothing elsewhere.
-#[inline]
-pub fn clear_upper_simd() {
-    #[cfg(target_arch = "x86_64")]
-    {
-        #[target_feature(enable = "avx")]
-        fn vzeroupper() {
-            std::arch::x86_64::_mm256_zeroupper();
-        }
-        if std::arch::is_x86_feature_detected!("avx") {
-            // SAFETY: the CPU has AVX, checked just above.
-            unsafe { vzeroupper() }
-        }
-    }
-}
+pub use subspace::kernels::clear_upper_simd;
