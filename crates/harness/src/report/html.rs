@@ -3,7 +3,7 @@
 //!
 //! - err_fro against time, per shape and rank (a Pareto view: down and left
 //!   is better);
-//! - err_fro against rank, per method (mean over the matrices);
+//! - err_fro against rank, per method (median over the matrices);
 //! - the singular spectrum of every matrix;
 //! - peak heap bytes per method, per shape, at the largest rank.
 
@@ -98,29 +98,28 @@ pub fn write_html(
     }
 
     page.push_str("<h2>Accuracy against rank</h2>");
-    let mut by_method: BTreeMap<&str, BTreeMap<usize, (f64, usize)>> = BTreeMap::new();
+    let mut by_method: BTreeMap<&str, BTreeMap<usize, Vec<f64>>> = BTreeMap::new();
     for r in &ok {
-        let e = by_method
+        by_method
             .entry(&r.method)
             .or_default()
             .entry(r.rank)
-            .or_insert((0.0, 0));
-        e.0 += r.err_fro.unwrap_or(0.0);
-        e.1 += 1;
+            .or_default()
+            .push(r.err_fro.unwrap_or(0.0));
     }
     let series: Vec<Series> = by_method
-        .iter()
+        .into_iter()
         .map(|(name, ranks)| {
             let pts = ranks
-                .iter()
-                .map(|(k, (s, c))| (*k as f64, s / *c as f64))
+                .into_iter()
+                .map(|(k, errors)| (k as f64, super::training::median(errors)))
                 .collect();
             (name.to_string(), color(name), pts)
         })
         .collect();
     figure(
         &mut page,
-        "mean err_fro over the matrices",
+        "median err_fro over the matrices",
         "rank k",
         "err_fro",
         false,
@@ -290,7 +289,7 @@ fn training_section(
                 .collect();
             figure(
                 page,
-                &format!("{stage}: mean err_fro at k = {kmax} by recorded step"),
+                &format!("{stage}: median err_fro at k = {kmax} by recorded step"),
                 "training step",
                 "err_fro",
                 false,
@@ -377,12 +376,17 @@ fn breakdown_figure(
             .map_err(|e| anyhow::anyhow!("{e:?}"))?;
         root.present().map_err(|e| anyhow::anyhow!("{e:?}"))?;
     }
+    push_figure(page, &svg, title);
+    Ok(())
+}
+
+/// Appends `svg` as a `<figure>` captioned `title`.
+fn push_figure(page: &mut String, svg: &str, title: &str) {
     let _ = write!(
         page,
         "<figure>{svg}<figcaption>{}</figcaption></figure>",
         esc(title)
     );
-    Ok(())
 }
 
 fn esc(s: &str) -> String {
@@ -477,10 +481,6 @@ fn figure(
         }
         root.present().map_err(|e| anyhow::anyhow!("{e:?}"))?;
     }
-    let _ = write!(
-        page,
-        "<figure>{svg}<figcaption>{}</figcaption></figure>",
-        esc(title)
-    );
+    push_figure(page, &svg, title);
     Ok(())
 }
