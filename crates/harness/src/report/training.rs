@@ -67,11 +67,7 @@ fn late_step_accuracy(
         .collect();
     let last = mine.iter().map(|x| x.0).max()?;
     let errs: Vec<f64> = mine.iter().filter(|x| x.0 == last).map(|x| x.1).collect();
-    Some((
-        errs.iter().sum::<f64>() / errs.len() as f64,
-        errs.len(),
-        last,
-    ))
+    Some((median(errs.clone()), errs.len(), last))
 }
 
 /// The training sections of `summary.md`.
