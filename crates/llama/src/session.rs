@@ -346,14 +346,11 @@ pub struct MemoryReport {
 }
 
 /// The GaLore paper's estimate (bf16, 2 bytes per element) of the optimizer
-/// state of `opt` on `layout`: AdamW 2 moments per parameter; GaLore the
-/// dense moments, the low-rank moments and the projectors.
+/// state of `opt`: AdamW 2 moments per parameter; GaLore the dense moments,
+/// the low-rank moments and the projectors. Every state element is f32 in
+/// this loop, so it is half the loop's own bytes.
 pub fn paper_state_bytes(opt: &Optimizer) -> usize {
-    // Every state element is f32 in this loop: the paper counts 2 bytes.
-    match opt {
-        Optimizer::AdamW(o) => o.state_bytes() / 2,
-        Optimizer::Galore(o) => o.state_bytes() / 2,
-    }
+    opt.state_bytes() / 2
 }
 
 /// The finished run.
@@ -402,6 +399,8 @@ pub struct Session {
     seconds_elapsed: f64,
     out: PathBuf,
     csv: csv::Writer<File>,
+    /// The gradient files this session recorded.
+    recorded: Vec<PathBuf>,
 }
 
 impl Session {
@@ -444,27 +443,10 @@ impl Session {
             .and_then(|s| s.parse().ok())
             .ok_or_else(|| bad("metadata has no `step`".into()))?;
         match &mut opt {
-            Optimizer::AdamW(o) => {
-                let mut m = ParamStore::zeros(&layout);
-                let mut v = ParamStore::zeros(&layout);
-                for s in layout.specs() {
-                    for (suffix, store) in [("exp_avg", &mut m), ("exp_avg_sq", &mut v)] {
-                        let name = format!("{}.{suffix}", s.name);
-                        let x = tensors
-                            .iter()
-                            .find(|x| x.name == name)
-                            .ok_or_else(|| bad(format!("no tensor {name}")))?;
-                        let dst = store.slice_mut(&s.name).expect("a layout name");
-                        if x.data.len() != dst.len() {
-                            return Err(bad(format!("tensor {name} has the wrong size")));
-                        }
-                        dst.copy_from_slice(&x.data);
-                    }
-                }
-                o.load_state(t, m, v);
-            }
-            Optimizer::Galore(o) => o.load_state(t, &tensors).map_err(bad)?,
+            Optimizer::AdamW(o) => o.load_state(t, &tensors),
+            Optimizer::Galore(o) => o.load_state(t, &tensors),
         }
+        .map_err(bad)?;
         Self::assemble(
             config,
             model,
@@ -541,6 +523,7 @@ impl Session {
             seconds_elapsed,
             out: out.to_path_buf(),
             csv,
+            recorded: Vec::new(),
         })
     }
 
@@ -631,7 +614,8 @@ impl Session {
         let seconds_backward = start.elapsed().as_secs_f64();
         let grad_norm = check_finite(&self.grads, step)?;
         if c.record_steps.contains(&step) {
-            self.record(step)?;
+            let path = self.record(step)?;
+            self.recorded.push(path);
         }
 
         let start = Instant::now();
@@ -827,25 +811,16 @@ impl Session {
             })?;
         reset_peak_rss();
         let mut rows = Vec::with_capacity(self.config.steps);
-        let mut recorded = Vec::new();
         pool.install(|| -> Result<(), TrainError> {
             while self.next_step < self.config.steps {
-                let step = self.next_step;
                 let row = self.step()?;
-                if self.config.record_steps.contains(&step) {
-                    recorded.push(
-                        self.out
-                            .join("grads")
-                            .join(format!("step-{step}.safetensors")),
-                    );
-                }
                 on_step(&row);
                 rows.push(row);
             }
             Ok(())
         })?;
         let memory = self.memory(peak_rss());
-        let summary = summarize(&self, rows, memory, recorded);
+        let summary = summarize(&self, rows, memory);
         for (name, value) in [
             ("memory.json", serde_json::to_string_pretty(&summary.memory)),
             ("train.json", serde_json::to_string_pretty(&summary)),
@@ -857,12 +832,7 @@ impl Session {
     }
 }
 
-fn summarize(
-    s: &Session,
-    rows: Vec<StepRow>,
-    memory: MemoryReport,
-    recorded: Vec<PathBuf>,
-) -> TrainSummary {
+fn summarize(s: &Session, rows: Vec<StepRow>, memory: MemoryReport) -> TrainSummary {
     // The first step of a run pays for first touches: leave it out of the medians.
     let timed: Vec<&StepRow> = rows.iter().skip(usize::from(rows.len() > 1)).collect();
     let median = |f: &dyn Fn(&StepRow) -> f64| -> f64 {
@@ -897,7 +867,7 @@ fn summarize(
             Optimizer::Galore(o) => o.subspace_timing().calls,
         },
         memory,
-        recorded,
+        recorded: s.recorded.clone(),
     }
 }
 

@@ -1,6 +1,6 @@
 //! Hugging Face / PyTorch AdamW with decoupled weight decay.
 
-use crate::{Layout, ParamStore};
+use crate::{Layout, NamedTensor, ParamStore};
 
 /// AdamW hyper-parameters (GaLore's defaults: eps 1e-6, no weight decay).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -128,13 +128,34 @@ impl AdamW {
             .for_each(|(((p, g), m), v)| dense_step(&hp, lr, step_size, p, g, m, v));
     }
 
-    /// Restores the moments and step count (checkpoints).
-    pub fn load_state(&mut self, t: u64, m: ParamStore, v: ParamStore) {
-        assert_eq!(m.layout(), self.m.layout(), "moments of another layout");
-        assert_eq!(v.layout(), self.v.layout(), "moments of another layout");
+    /// Restores the moments and step count from a checkpoint's tensors
+    /// `{name}.exp_avg` and `{name}.exp_avg_sq` (as [`GaloreAdamW`]'s
+    /// `load_state` does). Fails, naming the tensor, when one is missing or
+    /// has another size.
+    ///
+    /// [`GaloreAdamW`]: super::GaloreAdamW
+    pub fn load_state(&mut self, t: u64, tensors: &[NamedTensor]) -> Result<(), String> {
+        let specs = self.m.layout().specs().to_vec();
+        for s in &specs {
+            for (suffix, store) in [("exp_avg", &mut self.m), ("exp_avg_sq", &mut self.v)] {
+                let name = format!("{}.{suffix}", s.name);
+                let x = tensors
+                    .iter()
+                    .find(|x| x.name == name)
+                    .ok_or_else(|| format!("optimizer state has no tensor {name}"))?;
+                let dst = store.slice_mut(&s.name).expect("a layout name");
+                if x.data.len() != dst.len() {
+                    return Err(format!(
+                        "optimizer tensor {name} has {} values, expected {}",
+                        x.data.len(),
+                        dst.len()
+                    ));
+                }
+                dst.copy_from_slice(&x.data);
+            }
+        }
         self.t = t;
-        self.m = m;
-        self.v = v;
+        Ok(())
     }
 
     /// Bytes of optimizer state (both moments).
