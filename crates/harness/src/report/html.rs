@@ -20,6 +20,8 @@ use crate::suite::Suite;
 type Series = (String, RGBAColor, Vec<(f64, f64)>);
 
 const W: u32 = 640;
+/// Line series longer than this are drawn without a marker per point.
+const MARKERS_MAX: usize = 50;
 const H: u32 = 400;
 
 /// Writes `index.html` into `dir` (which already holds `spectra.csv`).
@@ -447,6 +449,16 @@ fn figure(
                     .map_err(|e| anyhow::anyhow!("{e:?}"))?;
                 for (name, c, pts) in series {
                     let c = *c;
+                    // A long line series is drawn as a line alone: a marker
+                    // per point made the spectra figure megabytes of SVG.
+                    if lines && pts.len() > MARKERS_MAX {
+                        chart
+                            .draw_series(LineSeries::new(pts.iter().copied(), c))
+                            .map_err(|e| anyhow::anyhow!("{e:?}"))?
+                            .label(name.as_str())
+                            .legend(move |(x, y)| PathElement::new([(x - 5, y), (x + 5, y)], c));
+                        continue;
+                    }
                     chart
                         .draw_series(pts.iter().map(|&p| Circle::new(p, 3, c.filled())))
                         .map_err(|e| anyhow::anyhow!("{e:?}"))?
