@@ -61,7 +61,7 @@ def main():
         t = num(r, "total_ms") or num(r, "device_ms")
         if base and t:
             ours = num(base[0], "device_ms")
-            print(f"{r['method']:<18}{r['variant']:<10}{t:10.1f} ms  err_fro {num(r, 'err_fro') or 0:.5f}"
+            print(f"{r['method']:<18}{r['variant']:<10}{r.get('precision', ''):<5}{t:10.1f} ms  err_fro {num(r, 'err_fro') or 0:.5f}"
                   f"  cuda-rrf(q=1,f32) {ours:.2f} ms → {t / ours:7.1f}×")
         elif r.get("note"):
             print(f"{r['method']:<18}{r['variant']:<10} {r['note']}")

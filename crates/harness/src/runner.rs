@@ -79,6 +79,10 @@ pub struct Row {
     pub gemm_fraction: Option<f64>,
     /// Host heap peak of one call (the counting allocator).
     pub peak_heap_bytes: Option<usize>,
+    /// Device bytes a GPU method held after its calls, measured from its own
+    /// allocations ([`SubspaceMethod::device_bytes`]); empty for a CPU
+    /// method.
+    pub device_bytes: Option<usize>,
     /// The plugin's predicted workspace: host bytes for a CPU method, device
     /// bytes for a GPU method.
     pub predicted_bytes: Option<usize>,
@@ -475,6 +479,7 @@ fn failed_row(
         gemm_gflops: None,
         gemm_fraction: None,
         peak_heap_bytes: None,
+        device_bytes: None,
         predicted_bytes: None,
         energy_j: None,
         power_w: None,
@@ -609,6 +614,7 @@ fn measure(
         }
     }
     row.peak_heap_bytes = peak;
+    row.device_bytes = method.device_bytes();
     row.iterations = Some(basis.info.iterations);
     row.products = Some(basis.info.products);
     row.converged = Some(basis.info.converged);

@@ -302,6 +302,91 @@ fn an_unwritable_report_directory_is_an_error_naming_it() {
     );
 }
 
+/// A stand-in for a GPU plugin: the exact SVD, reporting a device and the
+/// device bytes it "holds" once it has been called.
+mod fake_gpu {
+    use documented::DocumentedFields;
+    use serde::{Deserialize, Serialize};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use subspace::{Basis, Context, Device, Plugin, SubspaceError, SubspaceMethod};
+
+    #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, DocumentedFields)]
+    #[serde(default, deny_unknown_fields)]
+    pub struct P {
+        /// Device bytes to report after the first call.
+        pub bytes: usize,
+    }
+
+    pub struct FakeGpu {
+        bytes: usize,
+        called: AtomicBool,
+    }
+
+    impl SubspaceMethod for FakeGpu {
+        fn name(&self) -> &str {
+            "fake-gpu"
+        }
+        fn device(&self) -> Device {
+            Device::Cuda(0)
+        }
+        fn device_bytes(&self) -> Option<usize> {
+            self.called.load(Ordering::Relaxed).then_some(self.bytes)
+        }
+        fn compute(
+            &self,
+            a: faer::MatRef<'_, f32>,
+            k: usize,
+            ctx: &mut Context<'_>,
+        ) -> Result<Basis, SubspaceError> {
+            self.called.store(true, Ordering::Relaxed);
+            svd::Svd::default().left_basis(a, k, ctx)
+        }
+    }
+
+    impl Plugin for FakeGpu {
+        const NAME: &'static str = "fake-gpu";
+        const SUMMARY: &'static str = "the exact SVD, posing as a GPU method";
+        type Params = P;
+        fn new(p: P) -> Result<Self, String> {
+            Ok(Self {
+                bytes: p.bytes,
+                called: AtomicBool::new(false),
+            })
+        }
+    }
+}
+
+#[test]
+fn a_gpu_method_reports_its_measured_device_bytes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut registry = registry();
+    registry.register::<fake_gpu::FakeGpu>().unwrap();
+    let text =
+        GOOD.to_string() + "\n[[method]]\nplugin = \"fake-gpu\"\nparams = { bytes = 3145728 }\n";
+    let suite = Suite::parse(Path::new("t.toml"), &text, &registry).unwrap();
+    let opts = RunOptions {
+        root: tmp.path().into(),
+        heap: None,
+        progress: false,
+    };
+    let out = runner::run(&suite, &registry, &opts).unwrap();
+    for r in &out.rows {
+        assert_eq!(r.status, "ok", "{}: {}", r.method, r.error);
+        if r.plugin == "fake-gpu" {
+            assert_eq!(
+                (r.device.as_str(), r.device_bytes),
+                ("cuda:0", Some(3 << 20))
+            );
+        } else {
+            assert_eq!((r.device.as_str(), r.device_bytes), ("cpu", None));
+        }
+    }
+    let csv = std::fs::read_to_string(out.dir.join("results.csv")).unwrap();
+    assert!(csv.lines().next().unwrap().contains("device_bytes"));
+    let summary = std::fs::read_to_string(out.dir.join("summary.md")).unwrap();
+    assert!(summary.contains("| 3.00 MiB dev |"), "{summary}");
+}
+
 proptest::proptest! {
     #![proptest_config(proptest::prelude::ProptestConfig {
         cases: 300,

@@ -86,6 +86,15 @@ pub trait SubspaceMethod: Send + Sync {
         0
     }
 
+    /// Device bytes this method holds now, measured from its own
+    /// allocations; `None` for a method that allocates no device memory (a
+    /// CPU method, whose heap the harness counts itself). A GPU method keeps
+    /// its buffers between calls and grows them as calls need, so after a
+    /// set of calls this is their peak.
+    fn device_bytes(&self) -> Option<usize> {
+        None
+    }
+
     /// The accuracy this method claims for rank `k` on an m×n input.
     fn guarantee(&self, m: usize, n: usize, k: usize) -> Guarantee {
         let _ = (m, n, k);

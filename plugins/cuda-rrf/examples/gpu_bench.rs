@@ -19,6 +19,7 @@
 use cuda_rrf::gpu::{Stage, Workspace};
 use cuda_rrf::{
     CudaRrf, CudaRrfParams, CudaSvd, CudaSvdParams, GemmPrecision, Normalizer, SmallSvd, SvdDriver,
+    SvdPrecision,
 };
 use faer::{Mat, MatRef, Par};
 use std::io::Write;
@@ -392,9 +393,17 @@ fn main() {
 
     // ----- cuda-svd ------------------------------------------------------------------
     let small = with_spectrum(1024, 1024, Spectrum::Polynomial { power: 1.0 }, 7);
-    for driver in [SvdDriver::Gesvd, SvdDriver::Gesvdj] {
+    // f32 is the timing peer of torch.linalg.svd on f32; f64 (the plugin's
+    // default, the exact baseline) shows what exactness costs on this GPU.
+    for (driver, precision) in [
+        (SvdDriver::Gesvd, SvdPrecision::F32),
+        (SvdDriver::Gesvdj, SvdPrecision::F32),
+        (SvdDriver::Gesvd, SvdPrecision::F64),
+    ] {
+        let prec = format!("{precision:?}").to_lowercase();
         let svd = CudaSvd::new(CudaSvdParams {
             driver,
+            precision,
             ..Default::default()
         })
         .unwrap();
@@ -408,7 +417,7 @@ fn main() {
                     case: c.name.into(),
                     m,
                     n,
-                    precision: "f32".into(),
+                    precision: prec.clone(),
                     variant: format!("{driver:?}").to_lowercase(),
                     note: "skipped at 8192 (pass --svd8192)".into(),
                     ..Default::default()
@@ -417,7 +426,7 @@ fn main() {
             }
             if elapsed() > 150.0 {
                 eprintln!(
-                    "[{:.1}s] skipping cuda-svd {driver:?} {}: time budget",
+                    "[{:.1}s] skipping cuda-svd {driver:?} {prec} {}: time budget",
                     elapsed(),
                     c.name
                 );
@@ -440,7 +449,7 @@ fn main() {
                     m,
                     n,
                     k,
-                    precision: "f32".into(),
+                    precision: prec.clone(),
                     variant: format!("{driver:?}").to_lowercase(),
                     count: 1,
                     total_ms: Some(ms),
@@ -454,7 +463,7 @@ fn main() {
             drop(dm);
             gpu.give(ws);
             eprintln!(
-                "[{:.1}s] cuda-svd {driver:?} {} done ({ms:.0} ms)",
+                "[{:.1}s] cuda-svd {driver:?} {prec} {} done ({ms:.0} ms)",
                 elapsed(),
                 c.name
             );

@@ -16,11 +16,11 @@ use cudarc::cublas::{CudaBlas, sys as bsys};
 use cudarc::curand::sys as rsys;
 use cudarc::cusolver::{DnHandle, sys as ssys};
 use cudarc::driver::{
-    CudaContext, CudaEvent, CudaSlice, CudaStream, DevicePtr, DriverError, sys as dsys,
+    CudaContext, CudaEvent, CudaSlice, CudaStream, DevicePtr, DeviceRepr, DriverError, sys as dsys,
 };
 use faer::MatRef;
 use std::panic::catch_unwind;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use subspace::SubspaceError;
 
 use crate::params::GemmPrecision;
@@ -75,6 +75,28 @@ pub fn probe(ordinal: usize) -> Result<Arc<CudaContext>, String> {
     }
 }
 
+/// A plugin's GPU, opened on its first use; remembers why it could not be.
+#[derive(Default)]
+pub struct LazyGpu(OnceLock<Result<Gpu, String>>);
+
+impl LazyGpu {
+    /// The GPU `ordinal` (opened by the first call), or why it is unusable.
+    pub fn get(&self, ordinal: usize) -> Result<&Gpu, String> {
+        self.0
+            .get_or_init(|| Gpu::new(ordinal))
+            .as_ref()
+            .map_err(|e| e.clone())
+    }
+
+    /// [`Gpu::held_bytes`], or `None` while the GPU is unopened or unusable.
+    pub fn held_bytes(&self) -> Option<usize> {
+        match self.0.get() {
+            Some(Ok(gpu)) => Some(gpu.held_bytes()),
+            _ => None,
+        }
+    }
+}
+
 /// A device context plus a pool of per-stream workspaces, shared by the
 /// calls of one plugin instance.
 pub struct Gpu {
@@ -103,6 +125,14 @@ impl Gpu {
     /// Returns a workspace to the pool (its buffers are kept for reuse).
     pub fn give(&self, ws: Workspace) {
         self.pool.lock().unwrap_or_else(|e| e.into_inner()).push(ws);
+    }
+
+    /// Device bytes held by the pooled workspaces' buffers, counted at
+    /// allocation. Buffers only grow, so after a set of calls this is their
+    /// peak; a workspace taken out by a call in flight is not counted.
+    pub fn held_bytes(&self) -> usize {
+        let pool = self.pool.lock().unwrap_or_else(|e| e.into_inner());
+        pool.iter().map(Workspace::bytes).sum()
     }
 }
 
@@ -146,7 +176,7 @@ pub struct Buf<T> {
     slice: Option<CudaSlice<T>>,
 }
 
-impl<T: cudarc::driver::DeviceRepr> Buf<T> {
+impl<T: DeviceRepr> Buf<T> {
     pub(crate) fn empty() -> Self {
         Self { slice: None }
     }
@@ -287,6 +317,12 @@ pub(crate) struct Bufs {
     pub ident: Buf<f32>,
     pub work: Buf<f32>,
     pub info: Buf<i32>,
+    /// The f64 path of `cuda-svd`: X, σ, U, V (or Vᵀ) and solver scratch.
+    pub x64: Buf<f64>,
+    pub s64: Buf<f64>,
+    pub u64: Buf<f64>,
+    pub v64: Buf<f64>,
+    pub work64: Buf<f64>,
 }
 
 /// One CUDA stream with its cuBLAS, cuSOLVER and cuRAND handles and the
@@ -383,6 +419,11 @@ impl Workspace {
             ident: Buf::empty(),
             work: Buf::empty(),
             info: Buf::empty(),
+            x64: Buf::empty(),
+            s64: Buf::empty(),
+            u64: Buf::empty(),
+            v64: Buf::empty(),
+            work64: Buf::empty(),
         };
         Ok(Self {
             ctx: ctx.clone(),
@@ -408,6 +449,10 @@ impl Workspace {
         .iter()
         .map(|x| x.bytes())
         .sum::<usize>()
+            + [&b.x64, &b.s64, &b.u64, &b.v64, &b.work64]
+                .iter()
+                .map(|x| x.bytes())
+                .sum::<usize>()
             + b.info.bytes()
     }
 
@@ -507,7 +552,7 @@ impl Workspace {
         })
     }
 
-    /// Copies a host matrix into buffer `which` column-major (for warm
+    /// Copies a host matrix into buffer `buf` column-major (for warm
     /// starts and checks); returns its pointer.
     pub(crate) fn upload_into(
         stream: &Arc<CudaStream>,
@@ -521,10 +566,19 @@ impl Workspace {
                 v.push(x[(i, j)]);
             }
         }
-        buf.ensure(stream, m * n)?;
+        Self::upload_slice(stream, buf, &v)
+    }
+
+    /// Copies `host` to the start of buffer `buf`; returns its pointer.
+    pub(crate) fn upload_slice<T: DeviceRepr>(
+        stream: &Arc<CudaStream>,
+        buf: &mut Buf<T>,
+        host: &[T],
+    ) -> Result<*mut T, SubspaceError> {
+        buf.ensure(stream, host.len())?;
         let slice = buf.slice.as_mut().expect("ensured");
-        let mut dst = slice.slice_mut(0..m * n);
-        driver("cuMemcpyHtoD", stream.memcpy_htod(&v[..], &mut dst))?;
+        let mut dst = slice.slice_mut(0..host.len());
+        driver("cuMemcpyHtoD", stream.memcpy_htod(host, &mut dst))?;
         Ok(buf.ptr(stream))
     }
 
@@ -536,14 +590,25 @@ impl Workspace {
         rows: usize,
         cols: usize,
     ) -> Result<faer::Mat<f32>, SubspaceError> {
-        let mut host = vec![0f32; rows * cols];
+        let host = Self::download_slice(stream, buf, rows * cols)?;
+        Ok(faer::Mat::from_fn(rows, cols, |i, j| host[j * rows + i]))
+    }
+
+    /// The first `len` entries of `buf` on the host (synchronizes the
+    /// stream).
+    pub(crate) fn download_slice<T: DeviceRepr + Default + Clone>(
+        stream: &Arc<CudaStream>,
+        buf: &Buf<T>,
+        len: usize,
+    ) -> Result<Vec<T>, SubspaceError> {
+        let mut host = vec![T::default(); len];
         let slice = buf.slice.as_ref().expect("buffer written before download");
         driver(
             "cuMemcpyDtoH",
-            stream.memcpy_dtoh(&slice.slice(0..rows * cols), &mut host[..]),
+            stream.memcpy_dtoh(&slice.slice(0..len), &mut host[..]),
         )?;
         driver("cuStreamSynchronize", stream.synchronize())?;
-        Ok(faer::Mat::from_fn(rows, cols, |i, j| host[j * rows + i]))
+        Ok(host)
     }
 
     /// Copies the basis of the last [`crate::CudaRrf::basis_on_device`]
@@ -775,29 +840,7 @@ impl Workspace {
         c: usize,
         out: *mut f32,
     ) -> Result<(), SubspaceError> {
-        let (alpha, beta) = (1.0f32, 0.0f32);
-        // SAFETY: device buffers of the stated shapes on this stream; B is
-        // not read when beta = 0.
-        unsafe {
-            blas(
-                "cublasSgeam",
-                bsys::cublasSgeam(
-                    *self.blas.handle(),
-                    bsys::cublasOperation_t::CUBLAS_OP_T,
-                    bsys::cublasOperation_t::CUBLAS_OP_N,
-                    int(r),
-                    int(c),
-                    &alpha,
-                    x,
-                    int(ldx),
-                    &beta,
-                    out,
-                    int(r),
-                    out,
-                    int(r),
-                ),
-            )
-        }
+        self.geam(bsys::cublasOperation_t::CUBLAS_OP_T, x, ldx, r, c, out)
     }
 
     /// C (r×c) ← X (r×c, leading dimension `ldx`).
@@ -809,16 +852,29 @@ impl Workspace {
         c: usize,
         out: *mut f32,
     ) -> Result<(), SubspaceError> {
+        self.geam(bsys::cublasOperation_t::CUBLAS_OP_N, x, ldx, r, c, out)
+    }
+
+    /// C (r×c, leading dimension r) ← op(X) with `ldx` X's leading dimension.
+    fn geam(
+        &self,
+        op: bsys::cublasOperation_t,
+        x: *const f32,
+        ldx: usize,
+        r: usize,
+        c: usize,
+        out: *mut f32,
+    ) -> Result<(), SubspaceError> {
         let (alpha, beta) = (1.0f32, 0.0f32);
-        let nop = bsys::cublasOperation_t::CUBLAS_OP_N;
-        // SAFETY: device buffers of the stated shapes on this stream.
+        // SAFETY: device buffers of the stated shapes on this stream; B is
+        // not read when beta = 0.
         unsafe {
             blas(
                 "cublasSgeam",
                 bsys::cublasSgeam(
                     *self.blas.handle(),
-                    nop,
-                    nop,
+                    op,
+                    bsys::cublasOperation_t::CUBLAS_OP_N,
                     int(r),
                     int(c),
                     &alpha,
@@ -1029,111 +1085,9 @@ impl Workspace {
         Ok(true)
     }
 
-    /// The SVD of the c×c matrix at `x` (destroyed): singular values in `s`
-    /// and the right singular vectors written as V (c×c, not transposed) to
-    /// `v`; `u` is scratch for the left ones.
-    pub(crate) fn small_svd_right(
-        &mut self,
-        jacobi: bool,
-        x: *mut f32,
-        c: usize,
-        s: *mut f32,
-        u: *mut f32,
-        v: *mut f32,
-    ) -> Result<(), SubspaceError> {
-        let h = self.dn.cu();
-        let ci = int(c);
-        if jacobi {
-            let mode = ssys::cusolverEigMode_t::CUSOLVER_EIG_MODE_VECTOR;
-            let mut lwork = 0i32;
-            // SAFETY: device buffers of the stated shapes on this stream.
-            unsafe {
-                solver(
-                    "cusolverDnSgesvdj_bufferSize",
-                    ssys::cusolverDnSgesvdj_bufferSize(
-                        h,
-                        mode,
-                        1,
-                        ci,
-                        ci,
-                        x,
-                        ci,
-                        s,
-                        u,
-                        ci,
-                        v,
-                        ci,
-                        &mut lwork,
-                        self.gesvdj.0,
-                    ),
-                )?;
-            }
-            let work = self.work(lwork)?;
-            let (info, _) = self.info_slot("cusolverDnSgesvdj")?;
-            unsafe {
-                solver(
-                    "cusolverDnSgesvdj",
-                    ssys::cusolverDnSgesvdj(
-                        h,
-                        mode,
-                        1,
-                        ci,
-                        ci,
-                        x,
-                        ci,
-                        s,
-                        u,
-                        ci,
-                        v,
-                        ci,
-                        work,
-                        lwork,
-                        info,
-                        self.gesvdj.0,
-                    ),
-                )
-            }
-        } else {
-            let mut lwork = 0i32;
-            unsafe {
-                solver(
-                    "cusolverDnSgesvd_bufferSize",
-                    ssys::cusolverDnSgesvd_bufferSize(h, ci, ci, &mut lwork),
-                )?
-            };
-            let work = self.work(lwork)?;
-            let (info, _) = self.info_slot("cusolverDnSgesvd")?;
-            // gesvd returns Vᵀ: write it to `u`, then transpose into `v`.
-            unsafe {
-                solver(
-                    "cusolverDnSgesvd",
-                    ssys::cusolverDnSgesvd(
-                        h,
-                        b'N' as _,
-                        b'A' as _,
-                        ci,
-                        ci,
-                        x,
-                        ci,
-                        s,
-                        std::ptr::null_mut(),
-                        ci,
-                        u,
-                        ci,
-                        work,
-                        lwork,
-                        std::ptr::null_mut(),
-                        info,
-                    ),
-                )?;
-            }
-            self.transpose(u, c, c, c, v)
-        }
-    }
-
-    /// The thin SVD of the tall r×c matrix at `x` (r ≥ c, destroyed):
-    /// writes U (r×c) to `u` when `left`, else V (c×c, not transposed) to
-    /// `v`. `jacobi` picks gesvdj over gesvd.
+    /// The thin SVD of the tall r×c matrix at `x` (r ≥ c, destroyed), in
+    /// f32: writes U (r×c) to `u` when `left`, else V (c×c, not transposed)
+    /// to `v` (`u` is then scratch). `jacobi` picks gesvdj over gesvd.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn thin_svd(
         &mut self,
@@ -1146,16 +1100,45 @@ impl Workspace {
         u: *mut f32,
         v: *mut f32,
     ) -> Result<(), SubspaceError> {
+        // gesvd writes Vᵀ: into `u` (scratch when !left), then transposed into `v`.
+        let right = if !jacobi && !left { u } else { v };
+        if self.svd::<f32>(jacobi, left, x, r, c, s, u, right)? {
+            self.transpose(u, c, c, c, v)?;
+        }
+        Ok(())
+    }
+
+    /// The thin SVD of the tall r×c matrix at `x` (r ≥ c, leading dimension
+    /// r, destroyed) in `T`'s precision, singular values to `s`:
+    /// - gesvdj (`jacobi`): U (r×c) to `u` and V (c×c) to `v`, both always;
+    /// - gesvd: U (r×c) to `u` when `left`, else Vᵀ (c×c) to `v`.
+    ///
+    /// Returns whether `v` holds Vᵀ rather than V. The devInfo goes to a
+    /// slot read by [`Self::check_infos`].
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn svd<T: SolverReal>(
+        &mut self,
+        jacobi: bool,
+        left: bool,
+        x: *mut T,
+        r: usize,
+        c: usize,
+        s: *mut T,
+        u: *mut T,
+        v: *mut T,
+    ) -> Result<bool, SubspaceError> {
         let h = self.dn.cu();
         let (ri, ci) = (int(r), int(c));
         let mut lwork = 0i32;
         if jacobi {
             let mode = ssys::cusolverEigMode_t::CUSOLVER_EIG_MODE_VECTOR;
-            // SAFETY: device buffers of the stated shapes on this stream.
+            let (size_name, size) = T::GESVDJ_BUFFER_SIZE;
+            // SAFETY: device buffers of the stated shapes on this stream;
+            // the size query reads none of them.
             unsafe {
                 solver(
-                    "cusolverDnSgesvdj_bufferSize",
-                    ssys::cusolverDnSgesvdj_bufferSize(
+                    size_name,
+                    size(
                         h,
                         mode,
                         1,
@@ -1173,12 +1156,13 @@ impl Workspace {
                     ),
                 )?;
             }
-            let work = self.work(lwork)?;
-            let (info, _) = self.info_slot("cusolverDnSgesvdj")?;
+            let work = T::scratch(&mut self.bufs).ensure(&self.stream, lwork.max(1) as usize)?;
+            let (name, gesvdj) = T::GESVDJ;
+            let (info, _) = self.info_slot(name)?;
             unsafe {
                 solver(
-                    "cusolverDnSgesvdj",
-                    ssys::cusolverDnSgesvdj(
+                    name,
+                    gesvdj(
                         h,
                         mode,
                         1,
@@ -1196,49 +1180,49 @@ impl Workspace {
                         info,
                         self.gesvdj.0,
                     ),
-                )
+                )?;
             }
+            Ok(false)
         } else {
-            unsafe {
-                solver(
-                    "cusolverDnSgesvd_bufferSize",
-                    ssys::cusolverDnSgesvd_bufferSize(h, ri, ci, &mut lwork),
-                )?
-            };
-            let work = self.work(lwork)?;
-            let (info, _) = self.info_slot("cusolverDnSgesvd")?;
+            let (size_name, size) = T::GESVD_BUFFER_SIZE;
+            unsafe { solver(size_name, size(h, ri, ci, &mut lwork))? };
+            let work = T::scratch(&mut self.bufs).ensure(&self.stream, lwork.max(1) as usize)?;
+            let (name, gesvd) = T::GESVD;
+            let (info, _) = self.info_slot(name)?;
             let (jobu, jobvt) = if left { (b'S', b'N') } else { (b'N', b'S') };
-            // With jobvt = 'S', Vᵀ (c×c) goes to `u` and is transposed into `v`.
-            let vt_dst = if left { std::ptr::null_mut() } else { u };
-            let u_dst = if left { u } else { std::ptr::null_mut() };
+            let none = std::ptr::null_mut();
+            let (u_dst, vt_dst) = if left { (u, none) } else { (none, v) };
             unsafe {
                 solver(
-                    "cusolverDnSgesvd",
-                    ssys::cusolverDnSgesvd(
-                        h,
-                        jobu as _,
-                        jobvt as _,
-                        ri,
-                        ci,
-                        x,
-                        ri,
-                        s,
-                        u_dst,
-                        ri,
-                        vt_dst,
-                        ci,
-                        work,
-                        lwork,
-                        std::ptr::null_mut(),
-                        info,
+                    name,
+                    gesvd(
+                        h, jobu as _, jobvt as _, ri, ci, x, ri, s, u_dst, ri, vt_dst, ci, work,
+                        lwork, none, info,
                     ),
                 )?;
             }
-            if left {
-                Ok(())
-            } else {
-                self.transpose(u, c, c, c, v)
+            Ok(!left)
+        }
+    }
+
+    /// Reads the devInfo slots (synchronizes) and maps a non-zero one to an
+    /// error: a gesvdj that ran out of sweeps is
+    /// [`SubspaceError::NoConvergence`] with its sweeps and residual, any
+    /// other a [`SubspaceError::Kernel`] naming the routine.
+    pub(crate) fn finish_infos(&mut self) -> Result<(), SubspaceError> {
+        match self.check_infos()? {
+            None => Ok(()),
+            Some((kernel, v)) if kernel.ends_with("gesvdj") && v > 0 => {
+                let (sweeps, residual) = self.gesvdj_stats();
+                Err(SubspaceError::NoConvergence {
+                    iterations: sweeps.max(0) as usize,
+                    residual,
+                })
             }
+            Some((kernel, v)) => Err(SubspaceError::Kernel {
+                kernel,
+                reason: format!("devInfo = {v}"),
+            }),
         }
     }
 
@@ -1253,6 +1237,106 @@ impl Workspace {
         (sweeps, residual)
     }
 }
+
+type DnH = ssys::cusolverDnHandle_t;
+type Status = ssys::cusolverStatus_t;
+type GesvdBufferSize = unsafe fn(DnH, i32, i32, *mut i32) -> Status;
+type Gesvd<T> = unsafe fn(
+    DnH,
+    std::ffi::c_schar,
+    std::ffi::c_schar,
+    i32,
+    i32,
+    *mut T,
+    i32,
+    *mut T,
+    *mut T,
+    i32,
+    *mut T,
+    i32,
+    *mut T,
+    i32,
+    *mut T,
+    *mut i32,
+) -> Status;
+type GesvdjBufferSize<T> = unsafe fn(
+    DnH,
+    ssys::cusolverEigMode_t,
+    i32,
+    i32,
+    i32,
+    *const T,
+    i32,
+    *const T,
+    *const T,
+    i32,
+    *const T,
+    i32,
+    *mut i32,
+    ssys::gesvdjInfo_t,
+) -> Status;
+type Gesvdj<T> = unsafe fn(
+    DnH,
+    ssys::cusolverEigMode_t,
+    i32,
+    i32,
+    i32,
+    *mut T,
+    i32,
+    *mut T,
+    *mut T,
+    i32,
+    *mut T,
+    i32,
+    *mut T,
+    i32,
+    *mut i32,
+    ssys::gesvdjInfo_t,
+) -> Status;
+
+/// cuSOLVER's SVD routines in one real precision (the S ones for f32, the
+/// D ones for f64), each with its name for error messages, so that one
+/// [`Workspace::svd`] serves both.
+pub(crate) trait SolverReal: DeviceRepr + Sized {
+    const GESVD_BUFFER_SIZE: (&'static str, GesvdBufferSize);
+    const GESVD: (&'static str, Gesvd<Self>);
+    const GESVDJ_BUFFER_SIZE: (&'static str, GesvdjBufferSize<Self>);
+    const GESVDJ: (&'static str, Gesvdj<Self>);
+    /// The workspace's solver scratch in this precision.
+    fn scratch(bufs: &mut Bufs) -> &mut Buf<Self>;
+}
+
+macro_rules! solver_real {
+    ($t:ty, $scratch:ident, $bs:ident, $gesvd:ident, $jbs:ident, $gesvdj:ident) => {
+        impl SolverReal for $t {
+            const GESVD_BUFFER_SIZE: (&'static str, GesvdBufferSize) = (stringify!($bs), ssys::$bs);
+            const GESVD: (&'static str, Gesvd<Self>) = (stringify!($gesvd), ssys::$gesvd);
+            const GESVDJ_BUFFER_SIZE: (&'static str, GesvdjBufferSize<Self>) =
+                (stringify!($jbs), ssys::$jbs);
+            const GESVDJ: (&'static str, Gesvdj<Self>) = (stringify!($gesvdj), ssys::$gesvdj);
+            fn scratch(bufs: &mut Bufs) -> &mut Buf<Self> {
+                &mut bufs.$scratch
+            }
+        }
+    };
+}
+
+solver_real!(
+    f32,
+    work,
+    cusolverDnSgesvd_bufferSize,
+    cusolverDnSgesvd,
+    cusolverDnSgesvdj_bufferSize,
+    cusolverDnSgesvdj
+);
+solver_real!(
+    f64,
+    work64,
+    cusolverDnDgesvd_bufferSize,
+    cusolverDnDgesvd,
+    cusolverDnDgesvdj_bufferSize,
+    cusolverDnDgesvdj
+);
 
 const INFO_SLOTS: usize = 256;
 

@@ -22,7 +22,8 @@ pub mod rrf;
 pub mod svd;
 
 pub use params::{
-    CudaRrfParams, CudaSvdParams, GemmPrecision, Normalizer, SmallSvd, SvdDriver, Truncate,
+    CudaRrfParams, CudaSvdParams, GemmPrecision, Normalizer, SmallSvd, SvdDriver, SvdPrecision,
+    Truncate,
 };
 pub use rrf::CudaRrf;
 pub use svd::CudaSvd;

@@ -126,6 +126,19 @@ pub enum SvdDriver {
     Gesvdj,
 }
 
+/// The arithmetic of `cuda-svd`, as the CPU `svd` plugin's `precision`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SvdPrecision {
+    /// The input widened to f64 on the host, cuSOLVER's D routines, U_k
+    /// rounded to f32: exact to f32 roundoff, the baseline.
+    #[default]
+    F64,
+    /// cuSOLVER's S routines on the f32 input: faster, but U is orthonormal
+    /// only to about 1e-3 on GaLore-shaped fast-decaying spectra.
+    F32,
+}
+
 /// Params of `cuda-svd`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, DocumentedFields)]
 #[serde(default, deny_unknown_fields)]
@@ -133,6 +146,10 @@ pub struct CudaSvdParams {
     /// cuSOLVER routine: "gesvd" (QR iteration, default) or "gesvdj"
     /// (Jacobi).
     pub driver: SvdDriver,
+    /// Arithmetic: "f64" (the input widened to f64, U_k rounded to f32:
+    /// exact, the baseline; default) or "f32" (cuSOLVER's f32 routines:
+    /// faster, less orthonormal on fast-decaying spectra).
+    pub precision: SvdPrecision,
     /// CUDA device ordinal (default 0).
     pub device: usize,
     /// Whether reports should count the host↔device copies in this method's
@@ -144,6 +161,7 @@ impl Default for CudaSvdParams {
     fn default() -> Self {
         Self {
             driver: SvdDriver::Gesvd,
+            precision: SvdPrecision::F64,
             device: 0,
             count_transfers: true,
         }

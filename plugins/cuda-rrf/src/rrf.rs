@@ -22,10 +22,9 @@
 //!
 //! Letters: A m×n, Ω n×ℓ, Y and Q m×ℓ, B ℓ×n, Q_k m×k.
 
-use crate::gpu::{Gpu, Stage, Stored, Workspace};
+use crate::gpu::{Gpu, LazyGpu, Stage, Stored, Workspace};
 use crate::params::{CudaRrfParams, GemmPrecision, Normalizer, SmallSvd, Truncate};
 use faer::{Mat, MatRef};
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use subspace::kernels::flops;
 use subspace::{
@@ -35,7 +34,7 @@ use subspace::{
 /// The CUDA randomized range finder.
 pub struct CudaRrf {
     params: CudaRrfParams,
-    gpu: OnceLock<Result<Gpu, String>>,
+    gpu: LazyGpu,
 }
 
 impl std::fmt::Debug for CudaRrf {
@@ -58,7 +57,7 @@ impl Plugin for CudaRrf {
         }
         Ok(Self {
             params,
-            gpu: OnceLock::new(),
+            gpu: LazyGpu::default(),
         })
     }
 }
@@ -91,10 +90,7 @@ impl CudaRrf {
 
     /// The device, made on first use; `Err` says why it is unavailable.
     pub fn gpu(&self) -> Result<&Gpu, String> {
-        self.gpu
-            .get_or_init(|| Gpu::new(self.params.device))
-            .as_ref()
-            .map_err(|e| e.clone())
+        self.gpu.get(self.params.device)
     }
 
     /// Sketch width ℓ for rank k on an m×n input.
@@ -201,7 +197,7 @@ impl CudaRrf {
                 ws.stage(Stage::SmallSvd, |w| {
                     w.geqrf(omega, n, l)?;
                     w.copy_upper(omega, n, l, r)?;
-                    w.small_svd_right(jacobi, r, l, s, u, v)?;
+                    w.thin_svd(jacobi, false, r, l, l, s, u, v)?;
                     let nop = cudarc::cublas::sys::cublasOperation_t::CUBLAS_OP_N;
                     w.gemm(
                         GemmPrecision::F32,
@@ -219,19 +215,7 @@ impl CudaRrf {
             }
         }
 
-        if let Some((kernel, v)) = ws.check_infos()? {
-            if kernel == "cusolverDnSgesvdj" && v > 0 {
-                let (sweeps, residual) = ws.gesvdj_stats();
-                return Err(SubspaceError::NoConvergence {
-                    iterations: sweeps.max(0) as usize,
-                    residual,
-                });
-            }
-            return Err(SubspaceError::Kernel {
-                kernel,
-                reason: format!("devInfo = {v}"),
-            });
-        }
+        ws.finish_infos()?;
         Ok(Info {
             iterations: p.power_iters,
             products,
@@ -370,6 +354,13 @@ impl SubspaceMethod for CudaRrf {
 
     fn availability(&self) -> Result<(), String> {
         self.gpu().map(|_| ())
+    }
+
+    /// The bytes of the device buffers its workspaces hold (tracked at
+    /// allocation), or `None` before the device was first used or where
+    /// there is none.
+    fn device_bytes(&self) -> Option<usize> {
+        self.gpu.held_bytes()
     }
 
     /// Device bytes of one call: A, Ω (also Z and Bᵀ), Y (Q), Q_k, the ℓ×ℓ

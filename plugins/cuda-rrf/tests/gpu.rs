@@ -2,9 +2,10 @@
 //! `skipped: no CUDA device (<reason>)` and pass where there is none; the
 //! rest (params, the unavailable path, guarantees) run everywhere.
 
+use cuda_rrf::svd::{Factor, left_vectors, widened_tall};
 use cuda_rrf::{
     CudaRrf, CudaRrfParams, CudaSvd, CudaSvdParams, GemmPrecision, Normalizer, SmallSvd, SvdDriver,
-    Truncate,
+    SvdPrecision, Truncate,
 };
 use faer::{Mat, MatRef, Par};
 use subspace::generate::{self, Spectrum};
@@ -155,14 +156,118 @@ fn params_parse_from_toml_and_reject_unknown_keys() {
     }
 
     let svd = PluginEntry::of::<CudaSvd>();
-    let t: toml::Table = toml::from_str("driver = \"gesvdj\"").unwrap();
+    assert_eq!(CudaSvdParams::default().precision, SvdPrecision::F64);
+    let t: toml::Table = toml::from_str("driver = \"gesvdj\"\nprecision = \"f32\"").unwrap();
     let p: CudaSvdParams = toml::Value::Table(t.clone()).try_into().unwrap();
     assert_eq!(p.driver, SvdDriver::Gesvdj);
+    assert_eq!(p.precision, SvdPrecision::F32);
     assert!(svd.build(&t).is_ok());
+    assert!(
+        svd.build(&toml::from_str("precision = \"f16\"").unwrap())
+            .is_err()
+    );
+    for doc in svd.params() {
+        assert!(!doc.doc.is_empty(), "param {} is undocumented", doc.name);
+    }
     assert!(
         svd.build(&toml::from_str("driver = \"gesvdr\"").unwrap())
             .is_err()
     );
+}
+
+/// The f64 path of cuda-svd lays X out and reads A's left vectors back on
+/// the host; cuSOLVER's part is emulated here by faer's f64 SVD of the very
+/// buffer the path would upload, written back in cuSOLVER's column-major
+/// layouts (U, V from gesvdj, Vᵀ from gesvd). The result must be A's optimal
+/// basis against the independent f64 reference, for tall, wide and square
+/// inputs, column-major and transposed (row-major) views.
+#[test]
+fn f64_svd_host_layout_and_read_back() {
+    let cases = [(300, 120), (120, 300), (90, 90)];
+    for (m, n) in cases {
+        let owned = generate::with_spectrum(m, n, Spectrum::Exponential { rate: 0.05 }, 17);
+        let transposed_owned =
+            generate::with_spectrum(n, m, Spectrum::Exponential { rate: 0.05 }, 17);
+        for (view, label) in [
+            (owned.as_ref(), "column-major"),
+            (transposed_owned.as_ref().transpose(), "row-major view"),
+        ] {
+            let (r, c) = (m.max(n), m.min(n));
+            let x = widened_tall(view);
+            assert_eq!(x.len(), r * c);
+            // X as the device would hold it, checked entry by entry.
+            let xm = faer::Mat::<f64>::from_fn(r, c, |i, j| x[j * r + i]);
+            for j in 0..c {
+                for i in 0..r {
+                    let a = if m >= n { view[(i, j)] } else { view[(j, i)] };
+                    assert_eq!(xm[(i, j)], a as f64, "{m}×{n} {label}: X[{i},{j}]");
+                }
+            }
+            let svd = xm.thin_svd().expect("faer f64 SVD");
+            let col_major = |mat: MatRef<'_, f64>| -> Vec<f64> {
+                (0..mat.ncols())
+                    .flat_map(|j| (0..mat.nrows()).map(move |i| mat[(i, j)]))
+                    .collect()
+            };
+            let reference = ReferenceSvd::new(view, Par::Seq).unwrap();
+            let k = c / 3;
+            let factors = if m >= n {
+                vec![(Factor::U, col_major(svd.U()))]
+            } else {
+                vec![
+                    (Factor::V, col_major(svd.V())),
+                    (Factor::Vt, col_major(svd.V().transpose())),
+                ]
+            };
+            for (factor, host) in factors {
+                let q = left_vectors(&host, m, k, factor);
+                assert_eq!(q.shape(), (m, k));
+                let acc = accuracy(&reference, q.as_ref(), Par::Seq).unwrap();
+                assert!(
+                    acc.err_fro <= 1.0 + 1e-5 && acc.ortho <= 1e-5,
+                    "{m}×{n} {label} {factor:?}: err_fro {}, ortho {}",
+                    acc.err_fro,
+                    acc.ortho
+                );
+            }
+        }
+    }
+    // A wrong read (U's layout for Vᵀ) is caught by the same check.
+    let a = generate::with_spectrum(40, 100, Spectrum::Exponential { rate: 0.2 }, 3);
+    let xm = {
+        let x = widened_tall(a.as_ref());
+        faer::Mat::<f64>::from_fn(100, 40, |i, j| x[j * 100 + i])
+    };
+    let vt: Vec<f64> = {
+        let svd = xm.thin_svd().unwrap();
+        let v = svd.V();
+        (0..40)
+            .flat_map(|j| (0..40).map(move |i| v[(j, i)]))
+            .collect()
+    };
+    let reference = ReferenceSvd::new(a.as_ref(), Par::Seq).unwrap();
+    let wrong = left_vectors(&vt, 40, 10, Factor::V);
+    let acc = accuracy(&reference, wrong.as_ref(), Par::Seq).unwrap();
+    assert!(
+        acc.err_fro > 1.01,
+        "a transposed read must not pass: {}",
+        acc.err_fro
+    );
+}
+
+#[test]
+fn device_bytes_are_none_without_a_device() {
+    let methods: [Box<dyn SubspaceMethod>; 2] = [
+        Box::new(rrf(CudaRrfParams::default())),
+        Box::new(CudaSvd::new(CudaSvdParams::default()).unwrap()),
+    ];
+    for m in &methods {
+        if m.availability().is_err() {
+            assert_eq!(m.device_bytes(), None, "{}", m.name());
+        } else {
+            println!("device_bytes_are_none_without_a_device: skipped: a CUDA device is present");
+        }
+    }
 }
 
 #[test]
@@ -323,22 +428,33 @@ fn gpu_accuracy_against_reference_and_hmt_bound() {
             }
         }
         for driver in [SvdDriver::Gesvd, SvdDriver::Gesvdj] {
-            let svd = CudaSvd::new(CudaSvdParams {
-                driver,
-                ..Default::default()
-            })
-            .unwrap();
-            let b = svd.left_basis(a.as_ref(), k, &mut Context::new(0)).unwrap();
-            let acc = accuracy(&reference, b.q.as_ref(), Par::Seq).unwrap();
-            println!(
-                "cuda-svd {driver:?} {m}×{n} k={k}: err_fro {:.6}",
-                acc.err_fro
-            );
-            assert!(
-                acc.err_fro <= 1.001,
-                "cuda-svd {driver:?} {m}×{n}: err_fro {}",
-                acc.err_fro
-            );
+            for precision in [SvdPrecision::F64, SvdPrecision::F32] {
+                let svd = CudaSvd::new(CudaSvdParams {
+                    driver,
+                    precision,
+                    ..Default::default()
+                })
+                .unwrap();
+                let b = svd.left_basis(a.as_ref(), k, &mut Context::new(0)).unwrap();
+                let acc = accuracy(&reference, b.q.as_ref(), Par::Seq).unwrap();
+                println!(
+                    "cuda-svd {driver:?} {precision:?} {m}×{n} k={k}: err_fro {:.6}, ortho {:.1e}",
+                    acc.err_fro, acc.ortho
+                );
+                assert!(
+                    acc.err_fro <= 1.001,
+                    "cuda-svd {driver:?} {precision:?} {m}×{n}: err_fro {}",
+                    acc.err_fro
+                );
+                if precision == SvdPrecision::F64 {
+                    // f64 arithmetic, rounded once to f32.
+                    assert!(
+                        acc.ortho <= 1e-5,
+                        "cuda-svd {driver:?} f64 {m}×{n}: ‖QᵀQ − I‖_F {}",
+                        acc.ortho
+                    );
+                }
+            }
         }
     }
 }
@@ -499,11 +615,23 @@ fn gpu_warm_start_and_workspace_bytes() {
     method
         .left_basis(big.as_ref(), 128, &mut Context::new(0))
         .unwrap();
-    let gpu = method.gpu().unwrap();
-    let ws = gpu.take().unwrap();
-    let held = ws.bytes();
-    gpu.give(ws);
+    let held = method.device_bytes().expect("measured after a call");
     let predicted = method.workspace_bytes(m, n, 128);
-    println!("device bytes: predicted {predicted}, held by the workspace {held}");
+    println!("cuda-rrf device bytes: predicted {predicted}, held {held}");
     assert!(held as f64 <= 1.5 * predicted as f64 && predicted as f64 <= 1.5 * held as f64);
+
+    // cuda-svd's f64 path holds X, U (tall) and Σ in f64 at least; the
+    // solver scratch is the library's, so the prediction is only printed.
+    for (m, n) in [(1024, 512), (512, 1024)] {
+        let svd = CudaSvd::new(CudaSvdParams::default()).unwrap();
+        let a = generate::gaussian(m, n, 6);
+        svd.left_basis(a.as_ref(), 64, &mut Context::new(0))
+            .unwrap();
+        let held = svd.device_bytes().expect("measured after a call");
+        let (r, c) = (m.max(n), m.min(n));
+        let predicted = svd.workspace_bytes(m, n, 64);
+        println!("cuda-svd f64 {m}×{n} device bytes: predicted {predicted}, held {held}");
+        let floor = 8 * (r * c + c + if m >= n { r * c } else { c * c });
+        assert!(held >= floor, "{m}×{n}: held {held} < {floor}");
+    }
 }

@@ -116,9 +116,10 @@ pub fn render(suite: &Suite, header: &str, rows: &[Row], trainings: &[TrainOutco
         out,
         "Time: median of {} calls after {} warm-up(s). ×svd: time and err_fro relative to the \
          full SVD (`{baseline_plugin}`) on the same matrix, rank and threads. %GEMM: a CPU \
-         method's own flop rate over faer's GEMM rate measured in this run. Peak heap: host \
-         bytes of one call; predicted: the plugin's own figure (device bytes for a GPU \
-         method). J/call: from the energy meter over a pass of at least half a second.\n",
+         method's own flop rate over faer's GEMM rate measured in this run. Measured: a CPU \
+         method's host heap peak of one call (counting allocator), a GPU method's device \
+         bytes held after its calls (tracked at allocation, marked \"dev\"); predicted: the \
+         plugin's own figure (device bytes for a GPU method). J/call: from the energy meter over a pass of at least half a second.\n",
         suite.repeats, suite.warmup
     );
     let svd: BTreeMap<(&str, usize, usize), &Row> = ok
@@ -137,7 +138,7 @@ pub fn render(suite: &Suite, header: &str, rows: &[Row], trainings: &[TrainOutco
             );
             let _ = writeln!(
                 out,
-                "| method | dev | k | thr | time ms | time ×svd | err_fro | err ×svd | err_spec | sin θ | ortho | HMT | GFLOP/s | %GEMM | peak heap | predicted | J/call |"
+                "| method | dev | k | thr | time ms | time ×svd | err_fro | err ×svd | err_spec | sin θ | ortho | HMT | GFLOP/s | %GEMM | measured | predicted | J/call |"
             );
             let _ = writeln!(
                 out,
@@ -171,7 +172,10 @@ pub fn render(suite: &Suite, header: &str, rows: &[Row], trainings: &[TrainOutco
             num(r.gflops, 1),
             r.gemm_fraction
                 .map_or("–".into(), |f| format!("{:.0}%", f * 100.0)),
-            bytes(r.peak_heap_bytes),
+            match r.device_bytes {
+                Some(d) => format!("{} dev", bytes(Some(d))),
+                None => bytes(r.peak_heap_bytes),
+            },
             bytes(r.predicted_bytes),
             r.energy_j
                 .map_or("unavailable".into(), |j| format!("{j:.3}")),
