@@ -13,7 +13,7 @@ use faer::{MatMut, MatRef};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};
-use safetensors::{Dtype, SafeTensors, tensor::TensorView};
+use safetensors::{Dtype, SafeTensors};
 use thiserror::Error;
 
 use crate::LlamaConfig;
@@ -362,28 +362,109 @@ pub fn save_f32<'a>(
     tensors: impl IntoIterator<Item = (&'a str, &'a [usize], &'a [f32])>,
     metadata: &[(&str, String)],
 ) -> Result<(), StoreError> {
+    let tensors = tensors
+        .into_iter()
+        .map(|(name, shape, data)| (name.to_string(), shape.to_vec(), TensorData::Slice(data)));
+    save_tensors(path, tensors, metadata)
+}
+
+/// One tensor's values for [`save_tensors`].
+#[derive(Debug, Clone, Copy)]
+pub enum TensorData<'a> {
+    /// Written as they are (row-major in the tensor's shape).
+    Slice(&'a [f32]),
+    /// A matrix, written row-major as a (rows, cols) tensor, laid out only
+    /// when its turn to be written comes.
+    Mat(MatRef<'a, f32>),
+}
+
+impl TensorData<'_> {
+    fn len(&self) -> usize {
+        match self {
+            TensorData::Slice(d) => d.len(),
+            TensorData::Mat(m) => m.nrows() * m.ncols(),
+        }
+    }
+}
+
+/// [`save_f32`] for any [`TensorData`]. The file is written tensor by
+/// tensor from borrowed data: slices are not copied at all (on a
+/// little-endian machine), a matrix is laid out one at a time, so writing a
+/// checkpoint of the 60M model's weights and moments does not double the
+/// process's memory. A shape that does not match its data is an error
+/// naming the tensor, and nothing is written.
+pub fn save_tensors<'a>(
+    path: &Path,
+    tensors: impl IntoIterator<Item = (String, Vec<usize>, TensorData<'a>)>,
+    metadata: &[(&str, String)],
+) -> Result<(), StoreError> {
     let p = path.display().to_string();
-    let format = |e: safetensors::SafeTensorError| StoreError::Format {
-        path: p.clone(),
-        reason: e.to_string(),
-    };
-    let owned: Vec<(&str, &[usize], Vec<u8>)> = tensors
+    let views = tensors
         .into_iter()
         .map(|(name, shape, data)| {
-            let bytes = data.iter().flat_map(|x| x.to_le_bytes()).collect();
-            (name, shape, bytes)
+            let values: usize = shape.iter().product();
+            let shape_ok = match data {
+                TensorData::Slice(_) => true,
+                TensorData::Mat(m) => shape == [m.nrows(), m.ncols()],
+            };
+            if values != data.len() || !shape_ok {
+                return Err(StoreError::Format {
+                    path: p.clone(),
+                    reason: format!(
+                        "tensor {name}: shape {shape:?} holds {values} values, its data {}",
+                        data.len()
+                    ),
+                });
+            }
+            Ok((name, F32View { shape, data }))
         })
-        .collect();
-    let views = owned
-        .iter()
-        .map(|(name, shape, bytes)| {
-            TensorView::new(Dtype::F32, shape.to_vec(), bytes).map(|v| (name.to_string(), v))
-        })
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(format)?;
+        .collect::<Result<Vec<_>, _>>()?;
     let mut meta = HashMap::from([("format".to_string(), "pt".to_string())]);
     meta.extend(metadata.iter().map(|(k, v)| (k.to_string(), v.clone())));
-    safetensors::serialize_to_file(views, Some(meta), path).map_err(format)
+    safetensors::serialize_to_file(views, Some(meta), path).map_err(|e| StoreError::Format {
+        path: p,
+        reason: e.to_string(),
+    })
+}
+
+/// An f32 tensor borrowed for writing (safetensors stores little-endian).
+struct F32View<'a> {
+    shape: Vec<usize>,
+    data: TensorData<'a>,
+}
+
+impl safetensors::View for F32View<'_> {
+    fn dtype(&self) -> Dtype {
+        Dtype::F32
+    }
+
+    fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+
+    fn data(&self) -> std::borrow::Cow<'_, [u8]> {
+        match self.data {
+            TensorData::Slice(d) if cfg!(target_endian = "little") => {
+                std::borrow::Cow::Borrowed(bytemuck::cast_slice(d))
+            }
+            TensorData::Slice(d) => {
+                std::borrow::Cow::Owned(d.iter().flat_map(|x| x.to_le_bytes()).collect())
+            }
+            TensorData::Mat(m) => {
+                let mut out = Vec::with_capacity(4 * m.nrows() * m.ncols());
+                for i in 0..m.nrows() {
+                    for j in 0..m.ncols() {
+                        out.extend_from_slice(&m[(i, j)].to_le_bytes());
+                    }
+                }
+                std::borrow::Cow::Owned(out)
+            }
+        }
+    }
+
+    fn data_len(&self) -> usize {
+        4 * self.data.len()
+    }
 }
 
 /// Reads every tensor of a safetensors file as f32 (each must be F32), with

@@ -27,7 +27,7 @@ use thiserror::Error;
 
 use crate::model::llama::{Activations, Checkpointing, backward, forward};
 use crate::optim::{AdamW, AdamWParams, GaloreAdamW, GaloreParams, RefreshError};
-use crate::params::{load_f32, save_f32};
+use crate::params::{load_f32, save_f32, save_tensors};
 use crate::train::{Batches, Optimizer, cosine_lr};
 use crate::{LlamaConfig, ParamStore, StoreError};
 
@@ -769,10 +769,7 @@ impl Session {
             }
             Optimizer::Galore(o) => {
                 let (t, tensors) = o.state_tensors();
-                let items = tensors
-                    .iter()
-                    .map(|x| (x.name.as_str(), x.shape.as_slice(), x.data.as_slice()));
-                save_f32(&opt_path, items, &[("step", t.to_string())])?;
+                save_tensors(&opt_path, tensors, &[("step", t.to_string())])?;
             }
         }
         let state = TrainerState {

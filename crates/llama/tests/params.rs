@@ -117,6 +117,50 @@ fn checkpoints_round_trip_and_fail_with_the_tensor_named() {
 }
 
 #[test]
+fn save_f32_writes_borrowed_tensors_readable_by_safetensors_and_refuses_a_bad_shape() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.safetensors");
+    let a: Vec<f32> = (0..6).map(|i| i as f32 * 0.5 - 1.0).collect();
+    let b = [f32::MIN_POSITIVE, -0.0, 3.25e7];
+    llama::params::save_f32(
+        &path,
+        [
+            ("a", &[2usize, 3][..], &a[..]),
+            ("b", &[3usize][..], &b[..]),
+        ],
+        &[("step", "7".into())],
+    )
+    .unwrap();
+    // Read back by the safetensors crate itself, bytes as written.
+    let bytes = std::fs::read(&path).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let t = st.tensor("a").unwrap();
+    assert_eq!(
+        (t.dtype(), t.shape()),
+        (safetensors::Dtype::F32, &[2usize, 3][..])
+    );
+    let le: Vec<u8> = a.iter().flat_map(|x| x.to_le_bytes()).collect();
+    assert_eq!(t.data(), &le[..]);
+    let (tensors, meta) = llama::params::load_f32(&path).unwrap();
+    assert_eq!(meta.get("step").map(String::as_str), Some("7"));
+    let got_b = tensors.iter().find(|t| t.name == "b").unwrap();
+    assert_eq!(
+        got_b.data.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+        b.map(f32::to_bits)
+    );
+
+    let bad = dir.path().join("bad.safetensors");
+    let err = llama::params::save_f32(&bad, [("w", &[4usize, 2][..], &a[..])], &[])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("bad.safetensors") && err.contains("tensor w") && err.contains("[4, 2]"),
+        "{err}"
+    );
+    assert!(!bad.exists(), "nothing written for a bad shape");
+}
+
+#[test]
 fn hugging_face_config_json_round_trips() {
     let c = LlamaConfig::llama_60m();
     let json = c.to_hf_json();

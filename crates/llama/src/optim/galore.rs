@@ -24,7 +24,7 @@ use rayon::prelude::*;
 use subspace::{Context, Device, SubspaceError, SubspaceMethod};
 
 use super::adamw::{AdamWParams, decay, dense_step, moments};
-use crate::params::NamedTensor;
+use crate::params::{NamedTensor, TensorData};
 use crate::{Layout, ParamStore};
 
 /// GaLore hyper-parameters (the 60M recipe's rank, scale and gap).
@@ -336,7 +336,7 @@ impl GaloreAdamW {
     /// parameter `{name}.exp_avg` and `{name}.exp_avg_sq` at its shape, per
     /// projected matrix the same at the low-rank shape plus
     /// `{name}.projector` (n×r or m×r); and the step count.
-    pub fn state_tensors(&self) -> (u64, Vec<NamedTensor>) {
+    pub fn state_tensors(&self) -> (u64, Vec<(String, Vec<usize>, TensorData<'_>)>) {
         let specs = self.layout.specs();
         let mut out = Vec::new();
         let mut dense = self.dense.iter();
@@ -347,20 +347,19 @@ impl GaloreAdamW {
                     ("exp_avg_sq", &pr.v),
                     ("projector", &pr.p),
                 ] {
-                    out.push(NamedTensor::from_mat(format!("{}.{suffix}", s.name), mat));
+                    let name = format!("{}.{suffix}", s.name);
+                    out.push((
+                        name,
+                        vec![mat.nrows(), mat.ncols()],
+                        TensorData::Mat(mat.as_ref()),
+                    ));
                 }
             } else {
                 let d = dense.next().expect("one dense entry per other parameter");
-                out.push(NamedTensor {
-                    name: format!("{}.exp_avg", s.name),
-                    shape: s.shape.clone(),
-                    data: d.m.clone(),
-                });
-                out.push(NamedTensor {
-                    name: format!("{}.exp_avg_sq", s.name),
-                    shape: s.shape.clone(),
-                    data: d.v.clone(),
-                });
+                for (suffix, data) in [("exp_avg", &d.m), ("exp_avg_sq", &d.v)] {
+                    let name = format!("{}.{suffix}", s.name);
+                    out.push((name, s.shape.clone(), TensorData::Slice(data)));
+                }
             }
         }
         (self.t, out)
@@ -431,21 +430,6 @@ impl GaloreAdamW {
     /// refresh).
     pub fn last_step_timing(&self) -> SubspaceTiming {
         self.last_step
-    }
-}
-
-impl NamedTensor {
-    fn from_mat(name: String, m: &Mat<f32>) -> Self {
-        let (r, c) = m.shape();
-        let mut data = Vec::with_capacity(r * c);
-        for i in 0..r {
-            data.extend((0..c).map(|j| m[(i, j)]));
-        }
-        Self {
-            name,
-            shape: vec![r, c],
-            data,
-        }
     }
 }
 
