@@ -167,6 +167,11 @@ fn a_training_suite_trains_records_and_measures_the_recorded_gradients() {
     assert!(rrf_line.contains("matrices, step 3"), "{rrf_line}");
     let html = std::fs::read_to_string(out.dir.join("index.html")).unwrap();
     assert!(html.contains("Loss curves") && html.contains("median step time"));
+    // The conclusion's Markdown is rendered: a heading and real tables.
+    assert!(
+        html.contains("<h2>Conclusion</h2>") && html.contains("<table>") && !html.contains("<pre>"),
+        "conclusion not rendered as HTML"
+    );
     assert!(out.dir.join("training.json").is_file());
     assert!(
         out.dir

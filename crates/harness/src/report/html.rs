@@ -5,7 +5,10 @@
 //!   is better);
 //! - err_fro against rank, per method (median over the matrices);
 //! - the singular spectrum of every matrix;
-//! - peak heap bytes per method, per shape, at the largest rank.
+//! - peak heap bytes per method, per shape, at the largest rank;
+//! - with training runs: the generated conclusion and its tables (rendered
+//!   from summary.md's Markdown), loss curves, step-time bars and accuracy
+//!   over training steps.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -38,7 +41,10 @@ pub fn write_html(
         page,
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>{0}</title>\
          <style>body{{font-family:sans-serif;max-width:1400px;margin:1em auto}}\
-         figure{{display:inline-block;margin:.5em}}figcaption{{font-size:.9em}}</style>\
+         figure{{display:inline-block;margin:.5em}}figcaption{{font-size:.9em}}\
+         table{{border-collapse:collapse;margin:.5em 0}}\
+         th,td{{border:1px solid #ccc;padding:.2em .5em;text-align:right}}\
+         th:first-child,td:first-child{{text-align:left}}</style>\
          </head><body><h1>{0}</h1><p>{1}</p><p>Tables: <a href=\"summary.md\">summary.md</a>, \
          data: <a href=\"results.csv\">results.csv</a>, <a href=\"run.json\">run.json</a>.</p>",
         esc(&suite.name),
@@ -206,8 +212,8 @@ fn training_section(
         page,
         "<h2>Training</h2><p>The conclusion and the per-run tables (losses, times, memory, \
          energy) are in <a href=\"summary.md\">summary.md</a>; every step is in \
-         <a href=\"training.csv\">training.csv</a>.</p><pre>{}</pre>",
-        esc(summary.split("## Training runs").next().unwrap_or(""))
+         <a href=\"training.csv\">training.csv</a>.</p>{}",
+        markdown_html(summary.split("## Training runs").next().unwrap_or(""))
     );
     let labels: Vec<&str> = {
         let mut v: Vec<&str> = Vec::new();
@@ -391,6 +397,20 @@ fn push_figure(page: &mut String, svg: &str, title: &str) {
     );
 }
 
+/// Generated Markdown (the conclusion and its tables) as HTML. Raw HTML in
+/// it (a run label or tensor name from a suite) is shown as text, never
+/// interpreted.
+fn markdown_html(md: &str) -> String {
+    use pulldown_cmark::{Event, Options, Parser, html};
+    let events = Parser::new_ext(md, Options::ENABLE_TABLES).map(|e| match e {
+        Event::Html(t) | Event::InlineHtml(t) => Event::Text(t),
+        e => e,
+    });
+    let mut out = String::new();
+    html::push_html(&mut out, events);
+    out
+}
+
 fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -495,4 +515,25 @@ fn figure(
     }
     push_figure(page, &svg, title);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::markdown_html;
+
+    #[test]
+    fn markdown_tables_render_and_raw_html_stays_text() {
+        let html = markdown_html(
+            "## Conclusion\n\n| method | Δ loss |\n|---|---|\n| <b>x</b> | +0.0021 |\n\n<script>alert(1)</script>\n",
+        );
+        assert!(html.contains("<h2>Conclusion</h2>"), "{html}");
+        assert!(
+            html.contains("<table>") && html.contains("<td>+0.0021</td>"),
+            "{html}"
+        );
+        assert!(
+            !html.contains("<script>") && !html.contains("<b>") && html.contains("&lt;script&gt;"),
+            "{html}"
+        );
+    }
 }
