@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
-use subspace::Registry;
+use subspace::{Device, Registry};
 use thiserror::Error;
 
 use crate::model::llama::{Activations, Checkpointing, backward, forward};
@@ -333,7 +333,17 @@ pub struct MemoryReport {
     pub optimizer_state_bytes: usize,
     pub activation_bytes: usize,
     pub activation_checkpointing: bool,
-    /// weights + gradients + optimizer state + activations.
+    /// GaLore with a CPU subspace method: the working memory of a refresh as
+    /// the method predicts it, for as many matrices at once as the run has
+    /// threads (host bytes; 0 for AdamW and for a GPU method).
+    pub subspace_workspace_bytes: usize,
+    /// GaLore with a GPU subspace method: its device bytes for one refresh
+    /// as it predicts them, and as it measured them after the run (its
+    /// buffers, tracked at allocation); `None` otherwise.
+    pub subspace_device_bytes_predicted: Option<usize>,
+    pub subspace_device_bytes_measured: Option<usize>,
+    /// weights + gradients + optimizer state + activations + the refresh's
+    /// host working memory.
     pub accounted_bytes: usize,
     /// The process's peak resident set (VmHWM, reset at the run's start
     /// where the kernel allows), or `None` with `peak_rss_note` saying why.
@@ -548,11 +558,23 @@ impl Session {
     }
 
     /// Bytes of the run's own buffers.
-    pub fn memory(&self, peak_rss: (Option<u64>, String)) -> MemoryReport {
+    pub fn memory(&self, peak_rss: (Option<u64>, String), threads: usize) -> MemoryReport {
         let weights_bytes = self.params.bytes();
         let gradient_bytes = self.grads.bytes();
         let optimizer_state_bytes = self.opt.state_bytes();
         let activation_bytes = self.acts.bytes();
+        let (mut subspace_workspace_bytes, mut device_predicted, mut device_measured) =
+            (0, None, None);
+        if let Optimizer::Galore(o) = &self.opt {
+            let bytes = o.refresh_workspace_bytes(threads);
+            match o.method().device() {
+                Device::Cpu => subspace_workspace_bytes = bytes,
+                Device::Cuda(_) => {
+                    device_predicted = Some(bytes);
+                    device_measured = o.method().device_bytes();
+                }
+            }
+        }
         MemoryReport {
             parameters: self.params.layout().total(),
             weights_bytes,
@@ -560,10 +582,14 @@ impl Session {
             optimizer_state_bytes,
             activation_bytes,
             activation_checkpointing: self.config.activation_checkpointing,
+            subspace_workspace_bytes,
+            subspace_device_bytes_predicted: device_predicted,
+            subspace_device_bytes_measured: device_measured,
             accounted_bytes: weights_bytes
                 + gradient_bytes
                 + optimizer_state_bytes
-                + activation_bytes,
+                + activation_bytes
+                + subspace_workspace_bytes,
             peak_rss_bytes: peak_rss.0,
             peak_rss_note: peak_rss.1,
             paper_bf16_weights_bytes: self.params.layout().total() * 2,
@@ -816,7 +842,7 @@ impl Session {
             }
             Ok(())
         })?;
-        let memory = self.memory(peak_rss());
+        let memory = self.memory(peak_rss(), pool.current_num_threads());
         let summary = summarize(&self, rows, memory);
         for (name, value) in [
             ("memory.json", serde_json::to_string_pretty(&summary.memory)),

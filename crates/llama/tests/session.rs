@@ -202,7 +202,42 @@ fn memory_is_accounted_from_the_buffers() {
                 .unwrap(),
         );
     }
+    // GaLore+rrf on two threads as well: two refreshes at once.
+    let c = TrainConfig {
+        steps: 2,
+        threads: 2,
+        ..config()
+    };
+    summaries.push(
+        Session::new(c, &registry(), &dir.path().join("galore-2"))
+            .unwrap()
+            .run(|_| {})
+            .unwrap(),
+    );
     let (adamw, galore) = (&summaries[0].memory, &summaries[1].memory);
+    // The refresh's scratch is the plugin's own prediction for each matrix
+    // as it is passed (Gᵀ for a tall matrix), the largest one per thread.
+    let rrf = registry()
+        .build("rrf", &toml::toml! { power_iters = 1 })
+        .unwrap();
+    let mut each: Vec<usize> = layout
+        .specs()
+        .iter()
+        .filter(|s| s.kind.galore())
+        .map(|s| {
+            let (r, c) = (s.shape[0], s.shape[1]);
+            rrf.workspace_bytes(r.min(c), r.max(c), 8.min(r).min(c))
+        })
+        .collect();
+    each.sort_unstable_by(|a, b| b.cmp(a));
+    assert_eq!(adamw.subspace_workspace_bytes, 0);
+    assert!(each[0] > 0);
+    assert_eq!(galore.subspace_workspace_bytes, each[0]);
+    assert_eq!(
+        summaries[2].memory.subspace_workspace_bytes,
+        each[0] + each[1]
+    );
+    assert_eq!(galore.subspace_device_bytes_predicted, None);
     assert_eq!(adamw.weights_bytes, 4 * layout.total());
     assert_eq!(adamw.gradient_bytes, 4 * layout.total());
     assert_eq!(adamw.optimizer_state_bytes, 2 * 4 * layout.total());
@@ -210,7 +245,11 @@ fn memory_is_accounted_from_the_buffers() {
     for m in [adamw, galore] {
         assert_eq!(
             m.accounted_bytes,
-            m.weights_bytes + m.gradient_bytes + m.optimizer_state_bytes + m.activation_bytes
+            m.weights_bytes
+                + m.gradient_bytes
+                + m.optimizer_state_bytes
+                + m.activation_bytes
+                + m.subspace_workspace_bytes
         );
         assert_eq!(m.paper_bf16_weights_bytes, 2 * layout.total());
         assert_eq!(m.paper_bf16_state_bytes, m.optimizer_state_bytes / 2);

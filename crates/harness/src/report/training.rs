@@ -193,21 +193,24 @@ pub fn markdown(trainings: &[TrainOutcome], rows: &[Row]) -> String {
         out,
         "Times are medians over the steps after the first (seconds): forward, backward, the \
          subspace computations (GaLore's refreshes) and the rest of the optimizer update. \
-         Memory (MB = 10⁶ bytes) is counted from the loop's own f32 buffers; peak RSS is the \
-         process's VmHWM over the run; the paper's estimate is the GaLore paper's Table 2 form \
+         Memory (MB = 10⁶ bytes) is counted from the loop's own f32 buffers, plus the refresh \
+         scratch: the subspace method's own prediction of its working memory, for as many \
+         matrices at once as the run has threads (a GPU method's is device memory, shown as \
+         predicted / measured and not counted in the host total); peak RSS is the process's \
+         VmHWM over the run; the paper's estimate is the GaLore paper's Table 2 form \
          (bf16 weights + optimizer states at 2 bytes per element). Energy: the machine's meter \
          over the whole run (evaluations included), divided by the steps.\n"
     );
     let _ = writeln!(
         out,
-        "| stage | run | final train loss | final held-out loss | forward | backward | subspace | update | tokens/s | weights | grads | optimizer state | activations | accounted | peak RSS | paper: weights + states | J/step |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+        "| stage | run | final train loss | final held-out loss | forward | backward | subspace | update | tokens/s | weights | grads | optimizer state | activations | refresh scratch | accounted | peak RSS | paper: weights + states | J/step |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
     );
     for t in trainings {
         let Some(s) = &t.summary else { continue };
         let m = &s.memory;
         let _ = writeln!(
             out,
-            "| {} | {} | {:.4} | {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.0} | {} | {} | {} | {}{} | {} | {} | {} + {} | {} |",
+            "| {} | {} | {:.4} | {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.0} | {} | {} | {} | {}{} | {} | {} | {} | {} + {} | {} |",
             t.stage,
             t.label,
             s.final_train_loss,
@@ -225,6 +228,14 @@ pub fn markdown(trainings: &[TrainOutcome], rows: &[Row]) -> String {
                 " (checkpointed)"
             } else {
                 ""
+            },
+            match (
+                m.subspace_device_bytes_predicted,
+                m.subspace_device_bytes_measured
+            ) {
+                (Some(p), measured) =>
+                    format!("device: {} / {}", mb(p), measured.map_or("–".into(), mb)),
+                (None, _) => mb(m.subspace_workspace_bytes),
             },
             mb(m.accounted_bytes),
             m.peak_rss_bytes

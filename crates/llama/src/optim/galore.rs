@@ -421,6 +421,33 @@ impl GaloreAdamW {
         dense + projected
     }
 
+    /// The working memory of a refresh, as the subspace method predicts it
+    /// ([`SubspaceMethod::workspace_bytes`] of each matrix as it is passed,
+    /// Gᵀ for a right-side projection): a CPU method refreshes up to
+    /// `concurrency` matrices at once (the pool's threads), so this is the
+    /// sum of the `concurrency` largest predictions, host bytes; a GPU
+    /// method refreshes one matrix at a time, so it is the largest one,
+    /// device bytes.
+    pub fn refresh_workspace_bytes(&self, concurrency: usize) -> usize {
+        let mut each: Vec<usize> = self
+            .projected
+            .iter()
+            .map(|pr| {
+                let (m, n) = match pr.side {
+                    Side::Right => (pr.cols, pr.rows),
+                    Side::Left => (pr.rows, pr.cols),
+                };
+                self.method.workspace_bytes(m, n, pr.rank)
+            })
+            .collect();
+        each.sort_unstable_by(|a, b| b.cmp(a));
+        let at_once = match self.method.device() {
+            Device::Cpu => concurrency.max(1),
+            Device::Cuda(_) => 1,
+        };
+        each.iter().take(at_once).sum()
+    }
+
     /// Subspace computations since construction.
     pub fn subspace_timing(&self) -> SubspaceTiming {
         self.total
