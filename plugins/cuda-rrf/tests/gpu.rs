@@ -29,6 +29,14 @@ fn device_or_skip(test: &str) -> bool {
     }
 }
 
+/// cuda-rrf and cuda-svd with their default params.
+fn both_defaults() -> [Box<dyn SubspaceMethod>; 2] {
+    [
+        Box::new(rrf(CudaRrfParams::default())),
+        Box::new(CudaSvd::new(CudaSvdParams::default()).unwrap()),
+    ]
+}
+
 #[track_caller]
 fn max_abs_diff(a: MatRef<'_, f32>, b: MatRef<'_, f32>) -> f32 {
     assert_eq!(a.shape(), b.shape());
@@ -45,10 +53,7 @@ fn max_abs_diff(a: MatRef<'_, f32>, b: MatRef<'_, f32>) -> f32 {
 
 #[test]
 fn availability_never_panics_and_gives_a_reason() {
-    let methods: [Box<dyn SubspaceMethod>; 2] = [
-        Box::new(rrf(CudaRrfParams::default())),
-        Box::new(CudaSvd::new(CudaSvdParams::default()).unwrap()),
-    ];
+    let methods = both_defaults();
     for m in &methods {
         assert!(matches!(m.device(), Device::Cuda(0)));
         match m.availability() {
@@ -257,10 +262,7 @@ fn f64_svd_host_layout_and_read_back() {
 
 #[test]
 fn device_bytes_are_none_without_a_device() {
-    let methods: [Box<dyn SubspaceMethod>; 2] = [
-        Box::new(rrf(CudaRrfParams::default())),
-        Box::new(CudaSvd::new(CudaSvdParams::default()).unwrap()),
-    ];
+    let methods = both_defaults();
     for m in &methods {
         if m.availability().is_err() {
             assert_eq!(m.device_bytes(), None, "{}", m.name());
