@@ -362,26 +362,37 @@ pub fn save_f32<'a>(
     tensors: impl IntoIterator<Item = (&'a str, &'a [usize], &'a [f32])>,
     metadata: &[(&str, String)],
 ) -> Result<(), StoreError> {
-    let tensors = tensors
-        .into_iter()
-        .map(|(name, shape, data)| (name.to_string(), shape.to_vec(), TensorData::Slice(data)));
+    let tensors = tensors.into_iter().map(|(name, shape, data)| {
+        let data = TensorData::Slice {
+            shape: shape.to_vec(),
+            data,
+        };
+        (name.to_string(), data)
+    });
     save_tensors(path, tensors, metadata)
 }
 
 /// One tensor's values for [`save_tensors`].
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub enum TensorData<'a> {
-    /// Written as they are (row-major in the tensor's shape).
-    Slice(&'a [f32]),
+    /// Values written as they are, row-major in `shape`.
+    Slice { shape: Vec<usize>, data: &'a [f32] },
     /// A matrix, written row-major as a (rows, cols) tensor, laid out only
     /// when its turn to be written comes.
     Mat(MatRef<'a, f32>),
 }
 
 impl TensorData<'_> {
+    fn shape(&self) -> Vec<usize> {
+        match self {
+            TensorData::Slice { shape, .. } => shape.clone(),
+            TensorData::Mat(m) => vec![m.nrows(), m.ncols()],
+        }
+    }
+
     fn len(&self) -> usize {
         match self {
-            TensorData::Slice(d) => d.len(),
+            TensorData::Slice { data, .. } => data.len(),
             TensorData::Mat(m) => m.nrows() * m.ncols(),
         }
     }
@@ -391,23 +402,20 @@ impl TensorData<'_> {
 /// tensor from borrowed data: slices are not copied at all (on a
 /// little-endian machine), a matrix is laid out one at a time, so writing a
 /// checkpoint of the 60M model's weights and moments does not double the
-/// process's memory. A shape that does not match its data is an error
-/// naming the tensor, and nothing is written.
+/// process's memory. A slice whose shape does not match its length is an
+/// error naming the tensor, and nothing is written.
 pub fn save_tensors<'a>(
     path: &Path,
-    tensors: impl IntoIterator<Item = (String, Vec<usize>, TensorData<'a>)>,
+    tensors: impl IntoIterator<Item = (String, TensorData<'a>)>,
     metadata: &[(&str, String)],
 ) -> Result<(), StoreError> {
     let p = path.display().to_string();
     let views = tensors
         .into_iter()
-        .map(|(name, shape, data)| {
+        .map(|(name, data)| {
+            let shape = data.shape();
             let values: usize = shape.iter().product();
-            let shape_ok = match data {
-                TensorData::Slice(_) => true,
-                TensorData::Mat(m) => shape == [m.nrows(), m.ncols()],
-            };
-            if values != data.len() || !shape_ok {
+            if values != data.len() {
                 return Err(StoreError::Format {
                     path: p.clone(),
                     reason: format!(
@@ -444,14 +452,14 @@ impl safetensors::View for F32View<'_> {
 
     fn data(&self) -> std::borrow::Cow<'_, [u8]> {
         match self.data {
-            TensorData::Slice(d) if cfg!(target_endian = "little") => {
+            TensorData::Slice { data: d, .. } if cfg!(target_endian = "little") => {
                 std::borrow::Cow::Borrowed(bytemuck::cast_slice(d))
             }
-            TensorData::Slice(d) => {
+            TensorData::Slice { data: d, .. } => {
                 std::borrow::Cow::Owned(d.iter().flat_map(|x| x.to_le_bytes()).collect())
             }
             TensorData::Mat(m) => {
-                let mut out = Vec::with_capacity(4 * m.nrows() * m.ncols());
+                let mut out = Vec::with_capacity(self.data_len());
                 for i in 0..m.nrows() {
                     for j in 0..m.ncols() {
                         out.extend_from_slice(&m[(i, j)].to_le_bytes());
@@ -463,7 +471,7 @@ impl safetensors::View for F32View<'_> {
     }
 
     fn data_len(&self) -> usize {
-        4 * self.data.len()
+        size_of::<f32>() * self.data.len()
     }
 }
 

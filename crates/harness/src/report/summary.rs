@@ -119,7 +119,8 @@ pub fn render(suite: &Suite, header: &str, rows: &[Row], trainings: &[TrainOutco
          method's own flop rate over faer's GEMM rate measured in this run. Measured: a CPU \
          method's host heap peak of one call (counting allocator), a GPU method's device \
          bytes held after its calls (tracked at allocation, marked \"dev\"); predicted: the \
-         plugin's own figure (device bytes for a GPU method). J/call: from the energy meter over a pass of at least half a second.\n",
+         plugin's own figure (device bytes for a GPU method). J/call: from the energy meter \
+         over a pass of at least half a second.\n",
         suite.repeats, suite.warmup
     );
     let svd: BTreeMap<(&str, usize, usize), &Row> = ok

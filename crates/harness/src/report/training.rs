@@ -35,7 +35,7 @@ pub fn recorded_step(matrix: &str) -> Option<(&str, usize, &str)> {
     Some((stage, step.strip_prefix("step-")?.parse().ok()?, tensor))
 }
 
-/// The median of `v` (the upper one of an even count); `v` is sorted.
+/// The median of `v` (the upper one of an even count); `v` is not empty.
 pub(crate) fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -67,7 +67,8 @@ fn late_step_accuracy(
         .collect();
     let last = mine.iter().map(|x| x.0).max()?;
     let errs: Vec<f64> = mine.iter().filter(|x| x.0 == last).map(|x| x.1).collect();
-    Some((median(errs.clone()), errs.len(), last))
+    let n = errs.len();
+    Some((median(errs), n, last))
 }
 
 /// The training sections of `summary.md`.

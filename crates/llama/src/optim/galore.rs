@@ -336,7 +336,7 @@ impl GaloreAdamW {
     /// parameter `{name}.exp_avg` and `{name}.exp_avg_sq` at its shape, per
     /// projected matrix the same at the low-rank shape plus
     /// `{name}.projector` (n×r or m×r); and the step count.
-    pub fn state_tensors(&self) -> (u64, Vec<(String, Vec<usize>, TensorData<'_>)>) {
+    pub fn state_tensors(&self) -> (u64, Vec<(String, TensorData<'_>)>) {
         let specs = self.layout.specs();
         let mut out = Vec::new();
         let mut dense = self.dense.iter();
@@ -347,18 +347,19 @@ impl GaloreAdamW {
                     ("exp_avg_sq", &pr.v),
                     ("projector", &pr.p),
                 ] {
-                    let name = format!("{}.{suffix}", s.name);
                     out.push((
-                        name,
-                        vec![mat.nrows(), mat.ncols()],
+                        format!("{}.{suffix}", s.name),
                         TensorData::Mat(mat.as_ref()),
                     ));
                 }
             } else {
                 let d = dense.next().expect("one dense entry per other parameter");
                 for (suffix, data) in [("exp_avg", &d.m), ("exp_avg_sq", &d.v)] {
-                    let name = format!("{}.{suffix}", s.name);
-                    out.push((name, s.shape.clone(), TensorData::Slice(data)));
+                    let data = TensorData::Slice {
+                        shape: s.shape.clone(),
+                        data,
+                    };
+                    out.push((format!("{}.{suffix}", s.name), data));
                 }
             }
         }
