@@ -16,7 +16,7 @@ use std::path::Path;
 use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 
-use crate::runner::Row;
+use crate::runner::{Metric, Row, Status};
 
 /// One gated figure.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -26,7 +26,8 @@ pub struct BaselineEntry {
     /// The method's params as inline TOML (part of the key).
     pub params: String,
     pub rank: usize,
-    pub metric: String,
+    /// Its CSV text (`err_fro`, …); any other name fails the read.
+    pub metric: Metric,
     pub value: f64,
     pub rel_tol: f64,
     pub abs_tol: f64,
@@ -34,24 +35,13 @@ pub struct BaselineEntry {
 
 /// The gated figures and their default tolerances (rel, abs): relative
 /// 1e-3 absorbs f32 differences between CPU kernels (AVX2 against AVX-512).
-pub const METRICS: [(&str, f64, f64); 5] = [
-    ("err_fro", 1e-3, 1e-6),
-    ("err_spec", 1e-3, 1e-6),
-    ("sin_theta", 1e-2, 1e-4),
-    ("energy", 1e-4, 1e-6),
-    ("ortho", 0.0, 1e-4),
+pub const METRICS: [(Metric, f64, f64); 5] = [
+    (Metric::ErrFro, 1e-3, 1e-6),
+    (Metric::ErrSpec, 1e-3, 1e-6),
+    (Metric::SinTheta, 1e-2, 1e-4),
+    (Metric::Energy, 1e-4, 1e-6),
+    (Metric::Ortho, 0.0, 1e-4),
 ];
-
-fn figure(row: &Row, metric: &str) -> Option<f64> {
-    match metric {
-        "err_fro" => row.err_fro,
-        "err_spec" => row.err_spec,
-        "sin_theta" => row.sin_theta,
-        "energy" => row.energy,
-        "ortho" => row.ortho,
-        _ => None,
-    }
-}
 
 /// (matrix, method, params, rank).
 type Key = (String, String, String, usize);
@@ -63,7 +53,7 @@ fn gated_rows(rows: &[Row]) -> BTreeMap<Key, &Row> {
         .map(|r| r.threads)
         .next();
     rows.iter()
-        .filter(|r| Some(r.threads) == first_threads || r.status != "ok")
+        .filter(|r| Some(r.threads) == first_threads || r.status != Status::Ok)
         .map(|r| {
             (
                 (r.matrix.clone(), r.method.clone(), r.params.clone(), r.rank),
@@ -93,17 +83,17 @@ pub fn write_baseline(path: &Path, rows: &[Row]) -> anyhow::Result<usize> {
         csv::Writer::from_path(path).with_context(|| format!("cannot write {}", path.display()))?;
     let mut n = 0;
     for ((matrix, method, params, rank), row) in gated_rows(rows) {
-        if row.status != "ok" {
+        if row.status != Status::Ok {
             continue;
         }
         for (metric, rel_tol, abs_tol) in METRICS {
-            if let Some(value) = figure(row, metric) {
+            if let Some(value) = metric.of(row) {
                 w.serialize(BaselineEntry {
                     matrix: matrix.clone(),
                     method: method.clone(),
                     params: params.clone(),
                     rank,
-                    metric: metric.into(),
+                    metric,
                     value,
                     rel_tol,
                     abs_tol,
@@ -122,7 +112,7 @@ pub struct Finding {
     pub matrix: String,
     pub method: String,
     pub rank: usize,
-    pub metric: String,
+    pub metric: Metric,
     pub baseline: Option<f64>,
     pub now: Option<f64>,
     pub limit: Option<f64>,
@@ -149,7 +139,7 @@ pub fn check(baseline: &[BaselineEntry], rows: &[Row]) -> Verdict {
             matrix: b.matrix.clone(),
             method: b.method.clone(),
             rank: b.rank,
-            metric: b.metric.clone(),
+            metric: b.metric,
             baseline: Some(b.value),
             now,
             limit,
@@ -161,11 +151,11 @@ pub fn check(baseline: &[BaselineEntry], rows: &[Row]) -> Verdict {
                 .push(finding("row missing from the run", None, None));
             continue;
         };
-        if row.status != "ok" {
+        if row.status != Status::Ok {
             v.failures.push(finding("row did not run", None, None));
             continue;
         }
-        let Some(x) = figure(row, &b.metric) else {
+        let Some(x) = b.metric.of(row) else {
             v.failures.push(finding("figure missing", None, None));
             continue;
         };
@@ -174,7 +164,7 @@ pub fn check(baseline: &[BaselineEntry], rows: &[Row]) -> Verdict {
             continue;
         }
         let slack = b.abs_tol + b.rel_tol * b.value.abs();
-        let (worse, better, limit) = if b.metric == "energy" {
+        let (worse, better, limit) = if b.metric.larger_is_better() {
             (x < b.value - slack, x > b.value + slack, b.value - slack)
         } else {
             (x > b.value + slack, x < b.value - slack, b.value + slack)
@@ -192,19 +182,19 @@ pub fn check(baseline: &[BaselineEntry], rows: &[Row]) -> Verdict {
         .map(|b| (b.matrix.clone(), b.method.clone(), b.params.clone(), b.rank))
         .collect();
     for (key, row) in &now {
-        if row.status == "ok" && !known.contains(key) {
+        if row.status == Status::Ok && !known.contains(key) {
             v.new_rows
                 .push(format!("{} / {} / k={}", key.0, key.1, key.3));
         }
-        for metric in ["err_fro", "err_spec", "sin_theta", "energy", "ortho"] {
-            if let Some(x) = figure(row, metric).filter(|x| !x.is_finite())
+        for metric in Metric::ALL {
+            if let Some(x) = metric.of(row).filter(|x| !x.is_finite())
                 && !known.contains(key)
             {
                 v.failures.push(Finding {
                     matrix: key.0.clone(),
                     method: key.1.clone(),
                     rank: key.3,
-                    metric: metric.into(),
+                    metric,
                     baseline: None,
                     now: Some(x),
                     limit: None,
@@ -267,7 +257,7 @@ fn table(out: &mut String, findings: &[Finding]) {
             x.matrix,
             x.method,
             x.rank,
-            x.metric,
+            x.metric.as_str(),
             f(x.baseline),
             f(x.now),
             f(x.limit),

@@ -55,10 +55,15 @@
 //! tensors = "*mlp*"                   # optional glob on tensor names
 //! ```
 //!
+//! The report's conclusion compares every run of a stage with one run of
+//! it: top-level `compare_to = "<run name>"` names it (a run's `name`, or
+//! its derived label such as `galore-svd-T1`); by default it is the stage's
+//! GaLore + `svd` run refreshing every step (T = 1), if any ([`CompareTo`]).
+//!
 //! [`Suite::load`] rejects, naming the file and the fix: TOML syntax errors
 //! (with line and column), unknown keys (listing the known ones), unknown
-//! plugins and params (listing the registered ones), and file sources that
-//! match no file.
+//! plugins and params (listing the registered ones), file sources that
+//! match no file, and a `compare_to` that names no run (listing the runs).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -66,6 +71,10 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use subspace::Registry;
 use subspace::generate::Spectrum;
+
+mod train;
+
+pub use train::{CompareTo, TrainJob};
 
 /// A suite file as written.
 #[derive(Debug, Clone, Deserialize)]
@@ -96,6 +105,8 @@ struct SuiteFile {
     stages: Vec<toml::Table>,
     #[serde(rename = "run", default)]
     runs: Vec<toml::Table>,
+    /// The conclusion's comparison run, by name.
+    compare_to: Option<String>,
 }
 
 fn default_threads() -> Vec<usize> {
@@ -207,23 +218,8 @@ pub struct Suite {
     pub methods: Vec<MethodJob>,
     /// Training runs, in order: every stage × every run.
     pub trainings: Vec<TrainJob>,
-}
-
-/// One training run of a suite.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TrainJob {
-    pub stage: String,
-    /// The run's label within its stage.
-    pub label: String,
-    pub config: llama::session::TrainConfig,
-}
-
-impl TrainJob {
-    /// `<stage>/<label>`: the run's directory under `train/` and its name in
-    /// reports.
-    pub fn id(&self) -> String {
-        format!("{}/{}", self.stage, self.label)
-    }
+    /// The run the report's conclusion compares the others with.
+    pub compare_to: CompareTo,
 }
 
 /// A suite that cannot run, with the file and the fix in the message.
@@ -257,7 +253,7 @@ impl Suite {
         };
         let file: SuiteFile = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
 
-        let trainings = train_jobs(&file, registry).map_err(invalid)?;
+        let trainings = train::train_jobs(&file, registry).map_err(invalid)?;
         if (file.ranks.is_empty() && !file.matrices.is_empty()) || file.ranks.contains(&0) {
             return Err(invalid(
                 "`ranks` must list at least one rank, each ≥ 1".into(),
@@ -397,6 +393,8 @@ impl Suite {
             }
         }
 
+        let compare_to =
+            train::compare_to(file.compare_to.as_deref(), &trainings).map_err(invalid)?;
         let name = file.name.clone().unwrap_or_else(|| {
             path.file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
@@ -416,72 +414,9 @@ impl Suite {
             matrices,
             methods,
             trainings,
+            compare_to,
         })
     }
-}
-
-/// Every `[[stage]]` × `[[run]]` as a validated training config.
-fn train_jobs(file: &SuiteFile, registry: &Registry) -> Result<Vec<TrainJob>, String> {
-    use llama::session::TrainConfig;
-    if file.stages.is_empty() != file.runs.is_empty() {
-        return Err(format!(
-            "{} `[[stage]]` and {} `[[run]]` entries: training needs at least one of each",
-            file.stages.len(),
-            file.runs.len()
-        ));
-    }
-    let mut jobs: Vec<TrainJob> = Vec::new();
-    for (si, stage) in file.stages.iter().enumerate() {
-        let stage_name = match stage.get("name") {
-            Some(toml::Value::String(s)) => s.clone(),
-            Some(_) => return Err(format!("[[stage]] #{}: `name` must be a string", si + 1)),
-            None => return Err(format!("[[stage]] #{}: give it a `name`", si + 1)),
-        };
-        for (ri, run) in file.runs.iter().enumerate() {
-            let mut table = file.train.clone();
-            let mut stage_keys = stage.clone();
-            stage_keys.remove("name");
-            let mut run_keys = run.clone();
-            let record = match run_keys.remove("record") {
-                None => false,
-                Some(toml::Value::Boolean(b)) => b,
-                Some(_) => {
-                    return Err(format!(
-                        "[[run]] #{}: `record` must be true or false",
-                        ri + 1
-                    ));
-                }
-            };
-            table.extend(stage_keys);
-            table.extend(run_keys);
-            let mut config: TrainConfig = toml::Value::Table(table).try_into().map_err(|e| {
-                format!(
-                    "[[stage]] {stage_name:?} × [[run]] #{}: {e} (the keys of [train], [[stage]] \
-                     and [[run]] are the fields of a training config, plus `name` and `record`)",
-                    ri + 1
-                )
-            })?;
-            if !record {
-                config.record_steps.clear();
-            }
-            config
-                .validate(registry)
-                .map_err(|e| format!("[[stage]] {stage_name:?} × [[run]] #{}: {e}", ri + 1))?;
-            let job = TrainJob {
-                stage: stage_name.clone(),
-                label: config.label(),
-                config,
-            };
-            if jobs.iter().any(|j| j.id() == job.id()) {
-                return Err(format!(
-                    "two training runs are called {:?}; give one a `name`",
-                    job.id()
-                ));
-            }
-            jobs.push(job);
-        }
-    }
-    Ok(jobs)
 }
 
 /// Short name of a spectrum, for generated matrices' default names.

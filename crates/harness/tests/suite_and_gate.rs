@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use harness::check;
-use harness::runner::{self, RunOptions};
+use harness::runner::{self, Metric, RunOptions, Status};
 use harness::suite::{MatrixJob, Suite};
 use subspace::Registry;
 
@@ -131,7 +131,11 @@ fn a_run_writes_every_row_and_the_gate_catches_regressions() {
     let out = runner::run(&suite, &registry(), &opts).unwrap();
     // 3 methods × 3 ranks; rank 25 > min(30, 20) is a skipped row, not an abort.
     assert_eq!(out.rows.len(), 9);
-    let skipped: Vec<_> = out.rows.iter().filter(|r| r.status == "skipped").collect();
+    let skipped: Vec<_> = out
+        .rows
+        .iter()
+        .filter(|r| r.status == Status::Skipped)
+        .collect();
     assert_eq!(skipped.len(), 3);
     assert!(
         skipped[0].error.contains("rank 25 > min(m, n) = 20"),
@@ -149,6 +153,19 @@ fn a_run_writes_every_row_and_the_gate_catches_regressions() {
     }
     let csv = std::fs::read_to_string(out.dir.join("results.csv")).unwrap();
     assert_eq!(csv.lines().count(), 10, "header + 9 rows");
+    // A generated matrix has no origin: its run, stage, step and tensor
+    // columns are empty; the status column is the status's text.
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    let header = reader.headers().unwrap().clone();
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let records: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    for (record, row) in records.iter().zip(&out.rows) {
+        for name in ["run", "stage", "step", "tensor"] {
+            assert_eq!(&record[col(name)], "", "{name}");
+        }
+        assert_eq!(record[col("status")].parse::<Status>(), Ok(row.status));
+    }
+    assert_eq!(&records[8][col("status")], "skipped");
     let html = std::fs::read_to_string(out.dir.join("index.html")).unwrap();
     assert!(
         html.contains("<svg") && !html.contains("<script"),
@@ -225,13 +242,13 @@ fn a_file_that_fails_to_load_is_a_row_and_the_run_goes_on() {
     };
     let out = runner::run(&suite, &registry(), &opts).unwrap();
     assert_eq!(out.rows.len(), 2);
-    assert_eq!(out.rows[0].status, "error");
+    assert_eq!(out.rows[0].status, Status::Error);
     assert!(
         out.rows[0].error.contains("broken.safetensors"),
         "{}",
         out.rows[0].error
     );
-    assert_eq!(out.rows[1].status, "ok");
+    assert_eq!(out.rows[1].status, Status::Ok);
 }
 
 #[test]
@@ -269,7 +286,7 @@ fn the_gate_fails_when_rrf_silently_loses_its_power_iterations() {
     assert!(
         v.failures
             .iter()
-            .any(|f| f.metric == "err_fro" && f.what == "worse than baseline"),
+            .any(|f| f.metric == Metric::ErrFro && f.what == "worse than baseline"),
         "{table}"
     );
     // Without the relabelling the changed params are a different key: the
@@ -371,7 +388,7 @@ fn a_gpu_method_reports_its_measured_device_bytes() {
     };
     let out = runner::run(&suite, &registry, &opts).unwrap();
     for r in &out.rows {
-        assert_eq!(r.status, "ok", "{}: {}", r.method, r.error);
+        assert_eq!(r.status, Status::Ok, "{}: {}", r.method, r.error);
         if r.plugin == "fake-gpu" {
             assert_eq!(
                 (r.device.as_str(), r.device_bytes),
@@ -409,4 +426,40 @@ proptest::proptest! {
             }
         }
     }
+}
+
+/// The committed baseline reads into typed metrics, every one of them, and
+/// the new results.csv columns do not change its key.
+#[test]
+fn the_committed_baseline_reads_with_typed_metrics() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../ci/baseline.csv");
+    let entries = check::read_baseline(&path).unwrap();
+    assert!(entries.len() >= 100, "{}", entries.len());
+    for m in Metric::ALL {
+        assert!(
+            entries.iter().any(|e| e.metric == m),
+            "{m} not in the baseline"
+        );
+    }
+    // Written back, the entries are the file's lines, byte for byte.
+    let tmp = tempfile::tempdir().unwrap();
+    let copy = tmp.path().join("baseline.csv");
+    let mut w = csv::Writer::from_path(&copy).unwrap();
+    for e in &entries {
+        w.serialize(e).unwrap();
+    }
+    w.flush().unwrap();
+    assert_eq!(
+        std::fs::read_to_string(&copy).unwrap(),
+        std::fs::read_to_string(&path).unwrap()
+    );
+    // A metric name that is not one of them is refused, naming the line.
+    let bad = tmp.path().join("bad.csv");
+    std::fs::write(
+        &bad,
+        "matrix,method,params,rank,metric,value,rel_tol,abs_tol\nm,svd,,2,err-fro,1.0,0.001,1e-6\n",
+    )
+    .unwrap();
+    let err = format!("{:#}", check::read_baseline(&bad).unwrap_err());
+    assert!(err.contains("line 2"), "{err}");
 }

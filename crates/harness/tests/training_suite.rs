@@ -4,8 +4,8 @@
 
 use std::path::Path;
 
-use harness::runner::{self, RunOptions};
-use harness::suite::Suite;
+use harness::runner::{self, RunOptions, Status};
+use harness::suite::{CompareTo, Suite};
 use subspace::Registry;
 
 fn registry() -> Registry {
@@ -106,7 +106,7 @@ fn a_training_suite_trains_records_and_measures_the_recorded_gradients() {
     };
     let out = runner::run(&suite, &registry(), &opts).unwrap();
     assert!(
-        out.trainings.iter().all(|t| t.status == "ok"),
+        out.trainings.iter().all(|t| t.status == Status::Ok),
         "{:?}",
         out.trainings
     );
@@ -119,7 +119,11 @@ fn a_training_suite_trains_records_and_measures_the_recorded_gradients() {
     );
     // 2 recorded steps × 2 tensors × 2 methods × 2 ranks, named by stage and step.
     assert_eq!(out.rows.len(), 16);
-    assert!(out.rows.iter().all(|r| r.status == "ok"), "{:?}", out.rows);
+    assert!(
+        out.rows.iter().all(|r| r.status == Status::Ok),
+        "{:?}",
+        out.rows
+    );
     let names: std::collections::BTreeSet<&str> =
         out.rows.iter().map(|r| r.matrix.as_str()).collect();
     assert_eq!(
@@ -131,6 +135,37 @@ fn a_training_suite_trains_records_and_measures_the_recorded_gradients() {
             "tiny/step-3:model.layers.1.mlp.up_proj.weight",
         ]
     );
+    // Each row carries its origin typed: run, stage, step and tensor, as
+    // fields and as results.csv columns (the name stays as the label).
+    for r in &out.rows {
+        let tensor = r.matrix.split_once(':').unwrap().1;
+        assert_eq!(
+            (r.run.as_deref(), r.stage.as_deref(), r.tensor.as_deref()),
+            (Some("svd-T1"), Some("tiny"), Some(tensor)),
+            "{}",
+            r.matrix
+        );
+        assert_eq!(r.matrix, format!("tiny/step-{}:{tensor}", r.step.unwrap()));
+    }
+    let results = std::fs::read_to_string(out.dir.join("results.csv")).unwrap();
+    let mut reader = csv::Reader::from_reader(results.as_bytes());
+    let header = reader.headers().unwrap().clone();
+    assert!(
+        header.iter().collect::<Vec<_>>().starts_with(&[
+            "suite", "matrix", "source", "run", "stage", "step", "tensor", "rows"
+        ]),
+        "{header:?}"
+    );
+    let steps: std::collections::BTreeSet<String> = reader
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            assert_eq!((&r[3], &r[4]), ("svd-T1", "tiny"));
+            assert!(r[1].ends_with(&format!(":{}", &r[6])), "{r:?}");
+            r[5].to_string()
+        })
+        .collect();
+    assert_eq!(steps.into_iter().collect::<Vec<_>>(), ["0", "3"]);
     // up_proj (172×64) is tall: its basis is on the short (right) side.
     let up = out
         .rows
@@ -165,6 +200,40 @@ fn a_training_suite_trains_records_and_measures_the_recorded_gradients() {
         .find(|l| l.starts_with("| rrf-T1 |"))
         .unwrap();
     assert!(rrf_line.contains("matrices, step 3"), "{rrf_line}");
+    // By default the conclusion compares with GaLore+svd at T = 1 (svd-T1).
+    assert!(
+        summary.contains("| Δ loss vs GaLore+svd T=1 |")
+            && summary.contains("against GaLore+svd at T = 1")
+            && summary.contains("GaLore+svd refreshing every step costs"),
+        "{summary}"
+    );
+    assert!(svd_t1_delta(&summary).contains("+0.0000"), "{summary}");
+    // `compare_to` names another run: the Δ column is against it.
+    let explicit = harness::report::training::markdown(
+        &out.trainings,
+        &out.rows,
+        &CompareTo::Run("rrf-T1".into()),
+    );
+    assert!(
+        explicit.contains("| Δ loss vs rrf-T1 |")
+            && explicit.contains("against rrf-T1")
+            && explicit.contains("rrf-T1, the comparison run, costs")
+            && !explicit.contains("GaLore+svd"),
+        "{explicit}"
+    );
+    let rrf_delta = explicit
+        .lines()
+        .find(|l| l.starts_with("| rrf-T1 |"))
+        .unwrap();
+    assert_eq!(rrf_delta.split('|').nth(6).unwrap().trim(), "+0.0000");
+    let (svd, rrf) = (
+        final_eval_loss(&out, "svd-T1"),
+        final_eval_loss(&out, "rrf-T1"),
+    );
+    assert_eq!(
+        svd_t1_delta(&explicit),
+        format!("{:+.4}", f64::from(svd) - f64::from(rrf))
+    );
     let html = std::fs::read_to_string(out.dir.join("index.html")).unwrap();
     assert!(html.contains("Loss curves") && html.contains("median step time"));
     // The conclusion's Markdown is rendered: a heading and real tables.
@@ -178,4 +247,43 @@ fn a_training_suite_trains_records_and_measures_the_recorded_gradients() {
             .join("train/tiny/svd-T1/grads/step-3.safetensors")
             .is_file()
     );
+}
+
+/// The Δ loss cell of the svd-T1 run in a conclusion table.
+fn svd_t1_delta(summary: &str) -> String {
+    let line = summary
+        .lines()
+        .find(|l| l.starts_with("| svd-T1 |"))
+        .unwrap();
+    line.split('|').nth(6).unwrap().trim().to_string()
+}
+
+/// The final held-out loss of the run `label`.
+fn final_eval_loss(out: &runner::RunOutput, label: &str) -> f32 {
+    out.trainings
+        .iter()
+        .find(|t| t.label == label)
+        .and_then(|t| t.summary.as_ref()?.final_eval_loss)
+        .unwrap()
+}
+
+#[test]
+fn compare_to_defaults_to_svd_every_step_and_must_name_a_run() {
+    assert_eq!(parse(SUITE).unwrap().compare_to, CompareTo::SvdEveryStep);
+    let named = parse(&format!("compare_to = \"rrf-T1\"\n{SUITE}")).unwrap();
+    assert_eq!(named.compare_to, CompareTo::Run("rrf-T1".into()));
+    // The derived label of an unnamed run counts as its name.
+    assert!(parse(&format!("compare_to = \"adamw\"\n{SUITE}")).is_ok());
+
+    let err = parse(&format!("compare_to = \"svd-T2\"\n{SUITE}")).unwrap_err();
+    for needle in [
+        "suites/t.toml",
+        "compare_to = \"svd-T2\"",
+        "\"adamw\", \"svd-T1\", \"rrf-T1\"",
+    ] {
+        assert!(err.contains(needle), "{needle}: {err}");
+    }
+    let no_runs = "compare_to = \"svd-T1\"\nranks = [2]\n[[matrix]]\nsource = \"generated\"\nrows = 4\ncols = 4\nspectrum = { kind = \"flat\" }\n[[method]]\nplugin = \"svd\"\n";
+    let err = parse(no_runs).unwrap_err();
+    assert!(err.contains("no training runs"), "{err}");
 }

@@ -421,7 +421,11 @@ fn run_suite(path: &std::path::Path, out: &std::path::Path) -> Result<harness::r
         progress: true,
     };
     let output = harness::runner::run(&suite, &registry, &opts)?;
-    let failed = output.rows.iter().filter(|r| r.status != "ok").count();
+    let failed = output
+        .rows
+        .iter()
+        .filter(|r| r.status != harness::runner::Status::Ok)
+        .count();
     eprintln!(
         "{} rows ({} did not run: see summary.md); report: {}",
         output.rows.len(),

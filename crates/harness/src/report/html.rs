@@ -16,8 +16,8 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
-use crate::runner::{Row, TrainOutcome};
-use crate::suite::Suite;
+use crate::runner::{Row, Status, TrainOutcome};
+use crate::suite::{CompareTo, Suite};
 
 /// One legend entry: name, colour and points.
 type Series = (String, RGBAColor, Vec<(f64, f64)>);
@@ -50,10 +50,10 @@ pub fn write_html(
         esc(&suite.name),
         esc(header)
     );
-    training_section(&mut page, trainings, rows)?;
+    training_section(&mut page, trainings, rows, &suite.compare_to)?;
     let ok: Vec<&Row> = rows
         .iter()
-        .filter(|r| r.status == "ok" && r.time_median_s.is_some() && r.err_fro.is_some())
+        .filter(|r| r.status == Status::Ok && r.time_median_s.is_some() && r.err_fro.is_some())
         .collect();
     let methods: Vec<&str> = {
         let mut v: Vec<&str> = Vec::new();
@@ -202,12 +202,13 @@ fn training_section(
     page: &mut String,
     trainings: &[TrainOutcome],
     rows: &[Row],
+    compare_to: &CompareTo,
 ) -> anyhow::Result<()> {
     use super::training::{accuracy_over_steps, loss_curves};
     if trainings.is_empty() {
         return Ok(());
     }
-    let summary = super::training::markdown(trainings, rows);
+    let summary = super::training::markdown(trainings, rows, compare_to);
     let _ = write!(
         page,
         "<h2>Training</h2><p>The conclusion and the per-run tables (losses, times, memory, \

@@ -191,3 +191,39 @@ pub fn read_spectra(dir: &Path) -> anyhow::Result<Vec<(String, Vec<f64>)>> {
     }
     Ok(out)
 }
+
+/// One paragraph naming the run, the machine and the versions.
+pub fn run_header(dir: &Path, suite: &Suite, machine: &Machine, meter: &Meter) -> String {
+    let gpu = if machine.gpus.is_empty() {
+        format!(
+            "no GPU ({})",
+            machine.gpu_note.as_deref().unwrap_or("none found")
+        )
+    } else {
+        format!(
+            "{} (driver {})",
+            machine.gpus.join(", "),
+            machine.gpu_driver.as_deref().unwrap_or("?")
+        )
+    };
+    format!(
+        "Run {} of suite {} (sha256 {}…), seed {}, commit {}, lab {}, {}. Machine: {}, {} logical \
+         cores, {:.1} GiB RAM, {} (kernel {}), {}. Energy: {}.",
+        dir.file_name()
+            .map(|s| s.to_string_lossy())
+            .unwrap_or_default(),
+        suite.path.display(),
+        &suite.hash[..12],
+        suite.seed,
+        machine.git_commit,
+        machine.lab_version,
+        machine.rustc,
+        machine.cpu_model,
+        machine.logical_cores,
+        machine.ram_bytes.unwrap_or(0) as f64 / (1u64 << 30) as f64,
+        machine.os,
+        machine.kernel,
+        gpu,
+        meter.describe(),
+    )
+}

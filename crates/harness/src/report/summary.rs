@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use crate::runner::{Row, TrainOutcome};
+use crate::runner::{Row, Status, TrainOutcome};
 use crate::suite::Suite;
 
 /// The accuracy levels of the "best method" table (err_fro at most).
@@ -47,11 +47,15 @@ pub fn render(suite: &Suite, header: &str, rows: &[Row], trainings: &[TrainOutco
         let _ = writeln!(out, "{d}\n");
     }
     let _ = writeln!(out, "{header}\n");
-    out.push_str(&super::training::markdown(trainings, rows));
+    out.push_str(&super::training::markdown(
+        trainings,
+        rows,
+        &suite.compare_to,
+    ));
     if rows.is_empty() {
         return out;
     }
-    let ok: Vec<&Row> = rows.iter().filter(|r| r.status == "ok").collect();
+    let ok: Vec<&Row> = rows.iter().filter(|r| r.status == Status::Ok).collect();
 
     // Best method per shape, rank and thread count at each accuracy level.
     let _ = writeln!(out, "## Fastest method per shape at each accuracy level\n");
@@ -186,7 +190,7 @@ pub fn render(suite: &Suite, header: &str, rows: &[Row], trainings: &[TrainOutco
         let _ = writeln!(out, "\nEnergy unavailable: {}", r.energy_note);
     }
 
-    let failed: Vec<&Row> = rows.iter().filter(|r| r.status != "ok").collect();
+    let failed: Vec<&Row> = rows.iter().filter(|r| r.status != Status::Ok).collect();
     if !failed.is_empty() {
         let _ = writeln!(out, "\n## Rows that did not run\n");
         let _ = writeln!(

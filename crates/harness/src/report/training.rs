@@ -4,15 +4,18 @@
 //! each method on the recorded gradients over training steps).
 //!
 //! A matrix method and a GaLore run are the same method when their plugin
-//! and params agree (`inline_params`); AdamW and GaLore+svd at T = 1 are the
-//! references of the conclusion.
+//! and params agree (`inline_params`); a recorded gradient's row carries its
+//! stage and step as columns. AdamW and the suite's comparison run
+//! ([`CompareTo`]: by default GaLore+svd at T = 1) are the references of the
+//! conclusion.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use llama::session::{OptimizerKind, TrainSummary};
 
-use crate::runner::{Row, TrainOutcome, inline_params};
+use crate::runner::{Row, Status, TrainOutcome, inline_params};
+use crate::suite::CompareTo;
 
 /// Named curves per stage: stage → [(series name, points)].
 pub type Curves = BTreeMap<String, Vec<(String, Vec<(f64, f64)>)>>;
@@ -21,18 +24,13 @@ fn mb(b: usize) -> String {
     format!("{:.1}", b as f64 / 1e6)
 }
 
-/// The GaLore run that every other is compared with: GaLore + `svd` at T = 1.
-fn is_svd_every_step(s: &TrainSummary) -> bool {
-    s.config.optimizer == OptimizerKind::Galore
-        && s.config.plugin == "svd"
-        && s.config.update_proj_gap == 1
-}
-
-/// The recorded step of a matrix named `<stage>/step-<N>:<tensor>`.
-pub fn recorded_step(matrix: &str) -> Option<(&str, usize, &str)> {
-    let (stage, rest) = matrix.split_once('/')?;
-    let (step, tensor) = rest.split_once(':')?;
-    Some((stage, step.strip_prefix("step-")?.parse().ok()?, tensor))
+/// How the conclusion names the comparison run: in prose, and in a table
+/// header.
+fn reference_names(compare_to: &CompareTo) -> (String, String) {
+    match compare_to {
+        CompareTo::SvdEveryStep => ("GaLore+svd at T = 1".into(), "GaLore+svd T=1".into()),
+        CompareTo::Run(name) => (name.clone(), name.clone()),
+    }
 }
 
 /// The median of `v` (the upper one of an even count); `v` is not empty.
@@ -58,10 +56,10 @@ fn late_step_accuracy(
     let params = inline_params(&s.config.plugin_params);
     let mine: Vec<(usize, f64)> = rows
         .iter()
-        .filter(|r| r.status == "ok" && r.rank == rank && r.plugin == s.config.plugin)
+        .filter(|r| r.status == Status::Ok && r.rank == rank && r.plugin == s.config.plugin)
         .filter(|r| r.params == params)
         .filter_map(|r| {
-            let (st, step, _) = recorded_step(&r.matrix)?;
+            let (st, step) = r.recorded_step()?;
             (st == stage).then_some((step, r.err_fro?))
         })
         .collect();
@@ -71,8 +69,8 @@ fn late_step_accuracy(
     Some((median(errs), n, last))
 }
 
-/// The training sections of `summary.md`.
-pub fn markdown(trainings: &[TrainOutcome], rows: &[Row]) -> String {
+/// The training sections of `summary.md`, comparing with `compare_to`.
+pub fn markdown(trainings: &[TrainOutcome], rows: &[Row], compare_to: &CompareTo) -> String {
     let mut out = String::new();
     if trainings.is_empty() {
         return out;
@@ -86,12 +84,14 @@ pub fn markdown(trainings: &[TrainOutcome], rows: &[Row]) -> String {
         }
         v
     };
+    let (reference_name, reference_head) = reference_names(compare_to);
+    let is_reference = |t: &TrainOutcome, s: &TrainSummary| compare_to.is(&t.label, &s.config);
     let _ = writeln!(out, "## Conclusion\n");
     let _ = writeln!(
         out,
         "Generated from this run's numbers. Overhead: median step time over AdamW's in the same \
          stage (same model, data and schedule). Subspace share: the subspace computations' part \
-         of the median step. Δ loss: final held-out loss minus GaLore+svd at T = 1's (negative \
+         of the median step. Δ loss: final held-out loss minus {reference_name}'s (negative \
          is better). err_fro: the median over the \
          gradients recorded at the stage's last recorded step of the method's err_fro at the \
          suite's largest rank (1 = the optimal rank-k subspace; a gradient of rank below k is \
@@ -109,8 +109,9 @@ pub fn markdown(trainings: &[TrainOutcome], rows: &[Row]) -> String {
             .find(|s| s.config.optimizer == OptimizerKind::Adamw);
         let reference = runs
             .iter()
-            .filter_map(|t| t.summary.as_ref())
-            .find(|s| is_svd_every_step(s));
+            .filter_map(|t| Some((*t, t.summary.as_ref()?)))
+            .find(|(t, s)| is_reference(t, s))
+            .map(|(_, s)| s);
         let first = runs.iter().find_map(|t| t.summary.as_ref());
         if let Some(f) = first {
             let _ = writeln!(
@@ -129,7 +130,7 @@ pub fn markdown(trainings: &[TrainOutcome], rows: &[Row]) -> String {
         }
         let _ = writeln!(
             out,
-            "| run | step time s | overhead × AdamW | subspace share | final held-out loss | Δ loss vs GaLore+svd T=1 | median err_fro at k = {kmax}, late step |\n|---|---|---|---|---|---|---|"
+            "| run | step time s | overhead × AdamW | subspace share | final held-out loss | Δ loss vs {reference_head} | median err_fro at k = {kmax}, late step |\n|---|---|---|---|---|---|---|"
         );
         let mut sentences = Vec::new();
         for t in &runs {
@@ -163,23 +164,28 @@ pub fn markdown(trainings: &[TrainOutcome], rows: &[Row]) -> String {
                     "{e:.4} ({n} matrices, step {step})"
                 )),
             );
-            if s.config.optimizer == OptimizerKind::Galore && !is_svd_every_step(s) {
+            let share_text = share.map_or("–".into(), |x| format!("{:.1}%", 100.0 * x));
+            let reference_run = is_reference(t, s);
+            if s.config.optimizer == OptimizerKind::Galore && !reference_run {
                 if let (Some(o), Some(d)) = (overhead, dloss) {
                     sentences.push(format!(
-                        "{} costs {:.2}× AdamW's step time ({} in subspace computations) and \
-                         ends {:+.4} in held-out loss against GaLore+svd at T = 1",
+                        "{} costs {o:.2}× AdamW's step time ({share_text} in subspace \
+                         computations) and ends {d:+.4} in held-out loss against \
+                         {reference_name}",
                         t.label,
-                        o,
-                        share.map_or("–".into(), |x| format!("{:.1}%", 100.0 * x)),
-                        d
                     ));
                 }
-            } else if let (true, Some(o)) = (is_svd_every_step(s), overhead) {
-                sentences.push(format!(
-                    "GaLore+svd refreshing every step costs {o:.2}× AdamW's step time ({} in \
-                     the SVDs)",
-                    share.map_or("–".into(), |x| format!("{:.1}%", 100.0 * x)),
-                ));
+            } else if let (true, Some(o)) = (reference_run, overhead) {
+                sentences.push(match compare_to {
+                    CompareTo::SvdEveryStep => format!(
+                        "GaLore+svd refreshing every step costs {o:.2}× AdamW's step time \
+                         ({share_text} in the SVDs)"
+                    ),
+                    CompareTo::Run(name) => format!(
+                        "{name}, the comparison run, costs {o:.2}× AdamW's step time \
+                         ({share_text} in subspace computations)"
+                    ),
+                });
             }
         }
         if !sentences.is_empty() {
@@ -291,8 +297,11 @@ pub fn accuracy_over_steps(rows: &[Row], rank: usize) -> Curves {
     // stage → method → step → err_fro of each matrix
     type Errors<'a> = BTreeMap<&'a str, BTreeMap<&'a str, BTreeMap<usize, Vec<f64>>>>;
     let mut acc = Errors::new();
-    for r in rows.iter().filter(|r| r.status == "ok" && r.rank == rank) {
-        let (Some((stage, step, _)), Some(e)) = (recorded_step(&r.matrix), r.err_fro) else {
+    for r in rows
+        .iter()
+        .filter(|r| r.status == Status::Ok && r.rank == rank)
+    {
+        let (Some((stage, step)), Some(e)) = (r.recorded_step(), r.err_fro) else {
             continue;
         };
         acc.entry(stage)

@@ -1,0 +1,158 @@
+//! Runs a suite: its training runs first, then every matrix × method × rank
+//! × thread count, measuring time, heap memory, energy and accuracy, and
+//! writing each row as it finishes.
+//!
+//! The rooms, in the order a run goes through them:
+//! - [`calibrate`]: one warmed rayon pool per thread count and faer's GEMM
+//!   rate in it;
+//! - [`train`]: the suite's training runs ([`TrainOutcome`]);
+//! - [`plan`]: the methods, each built once for the whole run, and the
+//!   matrix sources, recorded gradients resolved to the runs that wrote them;
+//! - [`load`]: a source's matrices, with their labels and origins;
+//! - [`measure`]: one matrix × method × rank × thread count into one [`Row`]
+//!   (the reference SVD of a matrix is computed once, for all its rows);
+//! - [`row`]: the records: [`Row`], [`Status`], [`Origin`], [`Metric`].
+//!
+//! Failures (a file that does not load, a rank larger than the matrix, an
+//! unavailable backend, a numerical failure) become rows with a status and
+//! the reason; the run goes on.
+
+pub mod calibrate;
+pub mod load;
+pub mod measure;
+pub mod plan;
+pub mod row;
+pub mod train;
+
+pub use calibrate::measure_gemm_rate;
+pub use measure::ENERGY_MIN_SECONDS;
+pub use row::{Metric, Origin, Row, Status, inline_params};
+pub use train::TrainOutcome;
+
+use std::path::{Path, PathBuf};
+
+use faer::Par;
+use subspace::Registry;
+use subspace::reference::ReferenceSvd;
+
+use crate::machine::Machine;
+use crate::power;
+use crate::report::{self, ReportWriter};
+use crate::suite::Suite;
+
+/// Peak heap bytes of a region, from a counting global allocator.
+pub trait HeapProbe: Sync {
+    /// Starts a region: the peak becomes the current live bytes.
+    fn reset(&self);
+    /// Peak live bytes since `reset`, minus the live bytes at `reset`.
+    fn peak_bytes(&self) -> usize;
+}
+
+/// How to run.
+pub struct RunOptions<'a> {
+    /// Reports go to `<root>/<suite>/<timestamp>-<commit>/`.
+    pub root: PathBuf,
+    /// The heap probe; `None` reports the heap as unmeasured.
+    pub heap: Option<&'a dyn HeapProbe>,
+    /// Draw a progress bar on a terminal.
+    pub progress: bool,
+}
+
+/// What a run produced.
+#[derive(Debug)]
+pub struct RunOutput {
+    pub dir: PathBuf,
+    pub rows: Vec<Row>,
+    pub trainings: Vec<TrainOutcome>,
+}
+
+/// Runs `suite`, writing its report; rows already written survive an
+/// interruption.
+pub fn run(suite: &Suite, registry: &Registry, opts: &RunOptions<'_>) -> anyhow::Result<RunOutput> {
+    let threads_max = suite.threads.iter().copied().max().unwrap_or(1);
+    let machine = Machine::probe(threads_max);
+    let mut meter = power::detect(Path::new("/sys/class/powercap"));
+    let lanes = calibrate::lanes(&suite.threads)?;
+    let gemm_rates: Vec<(usize, f64)> = lanes.iter().map(|l| (l.threads, l.gemm_gflops)).collect();
+    let mut writer = ReportWriter::create(&opts.root, suite, &machine, &meter, &gemm_rates)?;
+
+    let trainings = train::run_trainings(suite, registry, writer.dir(), &mut meter, opts)?;
+    let sources = plan::sources(&suite.matrices, &trainings);
+    let methods = plan::methods(suite, registry);
+
+    let bar = progress_bar(opts.progress);
+    let per_matrix = (methods.len() * suite.ranks.len() * lanes.len()) as u64;
+    bar.set_length(per_matrix * sources.len() as u64);
+
+    let mut rows = Vec::new();
+    for src in &sources {
+        let loaded = match load::load(src, suite.side) {
+            Ok(l) => l,
+            Err(message) => {
+                let row = Row::failed(
+                    suite,
+                    load::job_name(&src.job),
+                    load::job_source(&src.job),
+                    Status::Error,
+                    message,
+                );
+                writer.row(&row)?;
+                rows.push(row);
+                bar.inc(per_matrix);
+                continue;
+            }
+        };
+        bar.inc_length(per_matrix * loaded.len().saturating_sub(1) as u64);
+        for m in loaded {
+            bar.set_message(m.name.clone());
+            // The reference and the figures use every core: they are not
+            // measured, and agree across thread counts to f64 roundoff.
+            let reference = ReferenceSvd::new(m.input(), Par::rayon(0))
+                .map_err(|e| anyhow::anyhow!("reference SVD of {}: {e}", m.name))?;
+            for method in &methods {
+                for &rank in &suite.ranks {
+                    for lane in &lanes {
+                        let case = measure::Case {
+                            suite,
+                            matrix: &m,
+                            reference: &reference,
+                            method,
+                            rank,
+                            lane,
+                            heap: opts.heap,
+                        };
+                        let row = measure::measure(&case, &mut meter);
+                        writer.row(&row)?;
+                        rows.push(row);
+                        bar.inc(1);
+                    }
+                }
+            }
+            writer.spectrum(&m.name, reference.singular_values())?;
+        }
+    }
+    bar.finish_and_clear();
+    let dir = writer.finish()?;
+    let header = report::run_header(&dir, suite, &machine, &meter);
+    report::write_summary(&dir, suite, &header, &rows, &trainings)?;
+    report::write_html(&dir, suite, &header, &rows, &trainings)?;
+    Ok(RunOutput {
+        dir,
+        rows,
+        trainings,
+    })
+}
+
+fn progress_bar(enabled: bool) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if !enabled || !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(0);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{bar:30} {pos}/{len} [{elapsed_precise} < {eta_precise}] {msg}",
+    ) {
+        bar.set_style(style);
+    }
+    bar
+}

@@ -1,0 +1,151 @@
+//! A suite's training runs, first of a run: every `[[stage]]` × `[[run]]`
+//! in order under `<dir>/train/<stage>/<run>/`, each run's steps appended to
+//! `<dir>/training.csv` (its run column `<stage>/<run>`) and its outcome to
+//! `<dir>/training.json` as it finishes. A run that fails is an outcome with
+//! [`Status::Error`] and the reason; the others still run. The energy meter,
+//! where one exists, reads around the whole run.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use serde::Serialize;
+use subspace::Registry;
+
+use super::RunOptions;
+use super::row::Status;
+use crate::power::Meter;
+use crate::suite::Suite;
+
+/// What one training run of a suite produced.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrainOutcome {
+    pub stage: String,
+    pub label: String,
+    /// [`Status::Ok`], or [`Status::Error`] with `error` saying why.
+    pub status: Status,
+    pub error: String,
+    /// The run's directory (training.csv, memory.json, grads/, …).
+    pub dir: PathBuf,
+    pub summary: Option<llama::session::TrainSummary>,
+    /// Every step's row, as in the run's training.csv.
+    #[serde(skip)]
+    pub steps: Vec<llama::session::StepRow>,
+    /// Energy of the whole run (evaluations included) and per step.
+    pub energy_j: Option<f64>,
+    pub energy_per_step_j: Option<f64>,
+    pub energy_note: String,
+}
+
+/// A file- and shell-safe directory name for a run label.
+fn dir_name(label: &str) -> String {
+    label
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect::<String>()
+        .trim_matches('_')
+        .to_string()
+}
+
+/// Runs every training job of `suite` (see the module doc).
+pub fn run_trainings(
+    suite: &Suite,
+    registry: &Registry,
+    dir: &Path,
+    meter: &mut Meter,
+    opts: &RunOptions<'_>,
+) -> anyhow::Result<Vec<TrainOutcome>> {
+    let mut outcomes = Vec::new();
+    if suite.trainings.is_empty() {
+        return Ok(outcomes);
+    }
+    let csv_path = dir.join("training.csv");
+    let mut csv = csv::Writer::from_path(&csv_path)
+        .with_context(|| format!("cannot create {}", csv_path.display()))?;
+    let total = suite.trainings.len();
+    for (i, job) in suite.trainings.iter().enumerate() {
+        let run_dir = dir
+            .join("train")
+            .join(dir_name(&job.stage))
+            .join(dir_name(&job.label));
+        eprintln!(
+            "training {}/{total}: {} ({} × {} steps, B = {}, T = {}) → {}",
+            i + 1,
+            job.id(),
+            job.config.preset,
+            job.config.steps,
+            job.config.batch_size,
+            job.config.seq_len,
+            run_dir.display()
+        );
+        let region = meter.begin();
+        let steps = std::sync::Mutex::new(Vec::new());
+        let result = crate::training::train_observed(
+            job.config.clone(),
+            registry,
+            &run_dir,
+            opts.progress,
+            |row| {
+                steps
+                    .lock()
+                    .expect("no panics while holding it")
+                    .push(row.clone())
+            },
+        );
+        let steps = steps.into_inner().expect("no panics while holding it");
+        let energy = region.and_then(|r| meter.end(r));
+        let mut outcome = TrainOutcome {
+            stage: job.stage.clone(),
+            label: job.label.clone(),
+            status: Status::Ok,
+            error: String::new(),
+            dir: run_dir,
+            summary: None,
+            steps,
+            energy_j: None,
+            energy_per_step_j: None,
+            energy_note: String::new(),
+        };
+        match energy {
+            Ok(e) => {
+                let joules: f64 = e.iter().map(|x| x.joules).sum();
+                let names: Vec<&str> = e.iter().map(|x| x.meter.as_str()).collect();
+                if joules > 0.0 && !outcome.steps.is_empty() {
+                    outcome.energy_j = Some(joules);
+                    outcome.energy_per_step_j = Some(joules / outcome.steps.len() as f64);
+                    outcome.energy_note = format!("{} over the whole run", names.join(" + "));
+                } else {
+                    outcome.energy_note =
+                        format!("{}: the counter did not advance", names.join(" + "));
+                }
+            }
+            Err(e) => outcome.energy_note = e.to_string(),
+        }
+        match result {
+            Ok(summary) => outcome.summary = Some(summary),
+            Err(e) => {
+                eprintln!("training {} failed: {e:#}", job.id());
+                outcome.status = Status::Error;
+                outcome.error = format!("{e:#}");
+            }
+        }
+        for row in &outcome.steps {
+            // The run column names the stage too: "<stage>/<run>".
+            let mut row = row.clone();
+            row.run = job.id();
+            csv.serialize(&row)?;
+        }
+        csv.flush()
+            .with_context(|| format!("cannot write {}", csv_path.display()))?;
+        outcomes.push(outcome);
+        let json = dir.join("training.json");
+        std::fs::write(&json, serde_json::to_string_pretty(&outcomes)?)
+            .with_context(|| format!("cannot write {}", json.display()))?;
+    }
+    Ok(outcomes)
+}

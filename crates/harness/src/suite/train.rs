@@ -1,0 +1,146 @@
+//! The training part of a suite: every `[[stage]]` × `[[run]]` pair as one
+//! validated training config (`[train]`, then the stage's keys, then the
+//! run's; later keys win), and `compare_to`, the run the report's conclusion
+//! compares the others with.
+
+use llama::session::{OptimizerKind, TrainConfig};
+use subspace::Registry;
+
+use super::SuiteFile;
+
+/// One training run of a suite.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainJob {
+    pub stage: String,
+    /// The run's label within its stage.
+    pub label: String,
+    pub config: TrainConfig,
+}
+
+impl TrainJob {
+    /// `<stage>/<label>`: the run's directory under `train/` and its name in
+    /// reports.
+    pub fn id(&self) -> String {
+        format!("{}/{}", self.stage, self.label)
+    }
+}
+
+/// The run of each stage that the conclusion compares every other with
+/// (final held-out loss, Δ loss).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum CompareTo {
+    /// The stage's first GaLore run with plugin `svd` refreshing every step
+    /// (T = 1): the default.
+    #[default]
+    SvdEveryStep,
+    /// The stage's run of this label (`compare_to = "…"`), validated to be
+    /// one of the suite's runs.
+    Run(String),
+}
+
+impl CompareTo {
+    /// Whether `job` (a stage's run) is the comparison run.
+    pub fn is(&self, label: &str, config: &TrainConfig) -> bool {
+        match self {
+            Self::SvdEveryStep => {
+                config.optimizer == OptimizerKind::Galore
+                    && config.plugin == "svd"
+                    && config.update_proj_gap == 1
+            }
+            Self::Run(name) => name == label,
+        }
+    }
+}
+
+/// Every `[[stage]]` × `[[run]]` as a validated training config.
+pub(super) fn train_jobs(file: &SuiteFile, registry: &Registry) -> Result<Vec<TrainJob>, String> {
+    if file.stages.is_empty() != file.runs.is_empty() {
+        return Err(format!(
+            "{} `[[stage]]` and {} `[[run]]` entries: training needs at least one of each",
+            file.stages.len(),
+            file.runs.len()
+        ));
+    }
+    let mut jobs: Vec<TrainJob> = Vec::new();
+    for (si, stage) in file.stages.iter().enumerate() {
+        let stage_name = match stage.get("name") {
+            Some(toml::Value::String(s)) => s.clone(),
+            Some(_) => return Err(format!("[[stage]] #{}: `name` must be a string", si + 1)),
+            None => return Err(format!("[[stage]] #{}: give it a `name`", si + 1)),
+        };
+        for (ri, run) in file.runs.iter().enumerate() {
+            let mut table = file.train.clone();
+            let mut stage_keys = stage.clone();
+            stage_keys.remove("name");
+            let mut run_keys = run.clone();
+            let record = match run_keys.remove("record") {
+                None => false,
+                Some(toml::Value::Boolean(b)) => b,
+                Some(_) => {
+                    return Err(format!(
+                        "[[run]] #{}: `record` must be true or false",
+                        ri + 1
+                    ));
+                }
+            };
+            table.extend(stage_keys);
+            table.extend(run_keys);
+            let mut config: TrainConfig = toml::Value::Table(table).try_into().map_err(|e| {
+                format!(
+                    "[[stage]] {stage_name:?} × [[run]] #{}: {e} (the keys of [train], [[stage]] \
+                     and [[run]] are the fields of a training config, plus `name` and `record`)",
+                    ri + 1
+                )
+            })?;
+            if !record {
+                config.record_steps.clear();
+            }
+            config
+                .validate(registry)
+                .map_err(|e| format!("[[stage]] {stage_name:?} × [[run]] #{}: {e}", ri + 1))?;
+            let job = TrainJob {
+                stage: stage_name.clone(),
+                label: config.label(),
+                config,
+            };
+            if jobs.iter().any(|j| j.id() == job.id()) {
+                return Err(format!(
+                    "two training runs are called {:?}; give one a `name`",
+                    job.id()
+                ));
+            }
+            jobs.push(job);
+        }
+    }
+    Ok(jobs)
+}
+
+/// `compare_to`, checked against the runs' labels.
+pub(super) fn compare_to(name: Option<&str>, trainings: &[TrainJob]) -> Result<CompareTo, String> {
+    let Some(name) = name else {
+        return Ok(CompareTo::default());
+    };
+    let mut runs: Vec<&str> = Vec::new();
+    for t in trainings {
+        if !runs.contains(&t.label.as_str()) {
+            runs.push(&t.label);
+        }
+    }
+    if runs.contains(&name) {
+        return Ok(CompareTo::Run(name.into()));
+    }
+    Err(if runs.is_empty() {
+        format!(
+            "compare_to = {name:?} but the suite has no training runs; remove it, or add \
+             [[stage]] and [[run]] entries"
+        )
+    } else {
+        format!(
+            "compare_to = {name:?} is not one of the suite's runs; use one of {}",
+            runs.iter()
+                .map(|r| format!("{r:?}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    })
+}
