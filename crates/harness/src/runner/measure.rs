@@ -55,14 +55,7 @@ pub fn measure(case: &Case<'_>, meter: &mut Meter) -> Row {
         heap,
     } = *case;
     let a = m.input();
-    let mut row = Row::failed(
-        suite,
-        m.name.clone(),
-        m.source.clone(),
-        Status::Ok,
-        String::new(),
-    )
-    .with_origin(m.origin.as_ref());
+    let mut row = Row::new(suite, m.name.clone(), m.source.clone()).with_origin(m.origin.as_ref());
     row.rows = m.matrix.nrows();
     row.cols = m.matrix.ncols();
     row.side = m.side();

@@ -89,13 +89,8 @@ pub fn run(suite: &Suite, registry: &Registry, opts: &RunOptions<'_>) -> anyhow:
         let loaded = match load::load(src, suite.side) {
             Ok(l) => l,
             Err(message) => {
-                let row = Row::failed(
-                    suite,
-                    load::job_name(&src.job),
-                    load::job_source(&src.job),
-                    Status::Error,
-                    message,
-                );
+                let row = Row::new(suite, load::job_name(&src.job), load::job_source(&src.job))
+                    .with_status(Status::Error, message);
                 writer.row(&row)?;
                 rows.push(row);
                 bar.inc(per_matrix);

@@ -217,15 +217,9 @@ pub struct Row {
 }
 
 impl Row {
-    /// A row of `matrix` from `source` with no method, no figures and
-    /// `status`, `error` saying why.
-    pub fn failed(
-        suite: &Suite,
-        matrix: String,
-        source: String,
-        status: Status,
-        error: String,
-    ) -> Self {
+    /// A row of `matrix` from `source`: no method, no origin, no figures
+    /// yet, [`Status::Ok`].
+    pub fn new(suite: &Suite, matrix: String, source: String) -> Self {
         Row {
             suite: suite.name.clone(),
             matrix,
@@ -244,8 +238,8 @@ impl Row {
             rank: 0,
             threads: 0,
             seed: suite.seed,
-            status,
-            error,
+            status: Status::Ok,
+            error: String::new(),
             time_median_s: None,
             time_min_s: None,
             time_max_s: None,

@@ -39,7 +39,8 @@ pub enum CompareTo {
 }
 
 impl CompareTo {
-    /// Whether `job` (a stage's run) is the comparison run.
+    /// Whether the run `label` with `config` is the comparison run of its
+    /// stage.
     pub fn is(&self, label: &str, config: &TrainConfig) -> bool {
         match self {
             Self::SvdEveryStep => {
