@@ -60,6 +60,31 @@ impl Plugin for CudaRrf {
             gpu: LazyGpu::default(),
         })
     }
+
+    /// The defaults, CholeskyQR2, no power iteration with gesvd as the
+    /// small SVD, and the `inside` truncation with q = 2. Not the tf32 and
+    /// bf16 products: their roundoff (about 1e-3 and 1e-2 relative) is far
+    /// above the f32 floors the kit holds exactly low-rank inputs to.
+    fn conformance_params() -> Vec<CudaRrfParams> {
+        let d = CudaRrfParams::default;
+        vec![
+            d(),
+            CudaRrfParams {
+                normalizer: Normalizer::Cholqr2,
+                ..d()
+            },
+            CudaRrfParams {
+                power_iters: 0,
+                small_svd: SmallSvd::Gesvd,
+                ..d()
+            },
+            CudaRrfParams {
+                truncate: Truncate::Inside,
+                power_iters: 2,
+                ..d()
+            },
+        ]
+    }
 }
 
 /// SplitMix64 finalizer.
