@@ -62,9 +62,10 @@ impl Plugin for CudaRrf {
     }
 
     /// The defaults, CholeskyQR2, no power iteration with gesvd as the
-    /// small SVD, and the `inside` truncation with q = 2. Not the tf32 and
-    /// bf16 products: their roundoff (about 1e-3 and 1e-2 relative) is far
-    /// above the f32 floors the kit holds exactly low-rank inputs to.
+    /// small SVD, and the `inside` truncation with q = 2 (the variants the
+    /// GPU kit ran before they were declared here). Not the tf32 and bf16
+    /// products: their unit roundoff (2⁻¹¹ and 2⁻⁸) is far above the f32
+    /// floors the kit holds exactly low-rank inputs to.
     fn conformance_params() -> Vec<CudaRrfParams> {
         let d = CudaRrfParams::default;
         vec![
