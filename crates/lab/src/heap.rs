@@ -26,6 +26,12 @@ impl Counting {
     }
 }
 
+impl Default for Counting {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 // SAFETY: every call is forwarded to `System` unchanged; only counters are added.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {

@@ -2,6 +2,10 @@
 //!
 //! To add a plugin, write its crate under `plugins/` and add one line to
 //! [`registry`]; the conformance tests (`tests/conformance.rs`) then run it.
+//! [`heap`] is the counting global allocator the binary installs and those
+//! tests measure `workspace_bytes` with.
+
+pub mod heap;
 
 use subspace::{Registry, RegistryError};
 

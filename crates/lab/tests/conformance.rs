@@ -1,63 +1,92 @@
-//! The conformance kit over every registered plugin, with default params.
+//! The conformance kit over every registered plugin in each param variant
+//! it declares (`Plugin::conformance_params`).
 //!
 //! Adding a plugin to `lab::registry()` is all it takes to be tested here.
-//! Plugins whose backend is unavailable on this machine (a CUDA plugin
-//! without a GPU) are reported as skipped, by name.
+//! Variants whose backend is unavailable on this machine (a CUDA plugin
+//! without a GPU) are reported as skipped, by name. A failure names the
+//! variant.
+//!
+//! The workspace test measures the heap with the counting allocator, which
+//! counts every thread's allocations: it takes [`GATE`] exclusively, every
+//! other test shares it, so nothing else runs while it measures.
 
-use subspace::SubspaceMethod;
-use subspace::testkit;
+use harness::runner::HeapProbe;
+use std::sync::{PoisonError, RwLock, RwLockReadGuard};
+use subspace::testkit::{self, Variant};
 
-fn methods() -> Vec<Box<dyn SubspaceMethod>> {
-    let registry = lab::registry().expect("registry");
-    let mut out = Vec::new();
-    for entry in registry.entries() {
-        let method = entry.build_default().expect("default params build");
-        match method.availability() {
-            Ok(()) => out.push(method),
-            Err(reason) => println!("skipped: {} unavailable ({reason})", entry.name),
-        }
-    }
-    out
+#[global_allocator]
+static HEAP: lab::heap::Counting = lab::heap::Counting::new();
+
+static GATE: RwLock<()> = RwLock::new(());
+
+fn shared() -> RwLockReadGuard<'static, ()> {
+    GATE.read().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn variants() -> Vec<Variant> {
+    testkit::variants(&lab::registry().expect("registry"))
 }
 
 #[test]
 fn shapes() {
-    for m in methods() {
-        testkit::check_shapes(m.as_ref());
+    let _gate = shared();
+    for v in variants() {
+        v.check(testkit::check_shapes);
     }
 }
 
 #[test]
 fn bad_input_is_an_error_value() {
-    for m in methods() {
-        testkit::check_errors(m.as_ref());
+    let _gate = shared();
+    for v in variants() {
+        v.check(testkit::check_errors);
     }
 }
 
 #[test]
 fn zero_and_rank_deficient() {
-    for m in methods() {
-        testkit::check_degenerate(m.as_ref());
+    let _gate = shared();
+    for v in variants() {
+        v.check(testkit::check_degenerate);
     }
 }
 
 #[test]
 fn accuracy_on_known_spectra() {
-    for m in methods() {
-        testkit::check_accuracy(m.as_ref(), 5);
+    let _gate = shared();
+    for v in variants() {
+        v.check(|m| testkit::check_accuracy(m, 5));
     }
 }
 
 #[test]
 fn determinism() {
-    for m in methods() {
-        testkit::check_determinism(m.as_ref());
+    let _gate = shared();
+    for v in variants() {
+        v.check(testkit::check_determinism);
     }
 }
 
 #[test]
 fn drawn_shapes_and_spectra() {
-    for m in methods() {
-        testkit::check_drawn(m.as_ref(), 64);
+    let _gate = shared();
+    for v in variants() {
+        v.check(|m| testkit::check_drawn(m, 64));
+    }
+}
+
+#[test]
+fn workspace_bytes_predict_the_peak_heap() {
+    let _alone = GATE.write().unwrap_or_else(PoisonError::into_inner);
+    let peak_heap = |f: &mut dyn FnMut()| {
+        HEAP.reset();
+        f();
+        HEAP.peak_bytes()
+    };
+    for v in variants() {
+        println!("{}", v.label);
+        v.check(|m| {
+            testkit::check_workspace(m, &peak_heap);
+        });
     }
 }

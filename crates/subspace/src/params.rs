@@ -45,3 +45,15 @@ pub fn parse<P: Params>(table: &toml::Table) -> Result<P, String> {
         .try_into::<P>()
         .map_err(|e| e.message().trim().to_string())
 }
+
+/// The keys of `p` whose values differ from `P::default()`'s, as TOML: the
+/// smallest table that builds `p` (empty for the defaults). Panics if `P`
+/// does not serialize to a TOML table, which plain-data params always do.
+pub fn non_default<P: Params>(p: &P) -> toml::Table {
+    let table = |p: &P| toml::Table::try_from(p).expect("plain-data params serialize to TOML");
+    let defaults = table(&P::default());
+    table(p)
+        .into_iter()
+        .filter(|(key, value)| defaults.get(key) != Some(value))
+        .collect()
+}

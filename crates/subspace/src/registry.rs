@@ -2,7 +2,10 @@
 //! factory.
 //!
 //! A plugin is a type implementing [`SubspaceMethod`] and [`Plugin`]; the
-//! `lab` crate registers every plugin in one list, one line each.
+//! `lab` crate registers every plugin in one list, one line each. A plugin
+//! names the param variants the conformance kit must pass with
+//! [`Plugin::conformance_params`] (its defaults unless it says more), so the
+//! registration line is also all the kit needs.
 
 use crate::SubspaceMethod;
 use crate::params::{self, ParamDoc, Params};
@@ -18,6 +21,15 @@ pub trait Plugin: SubspaceMethod + Sized + 'static {
     type Params: Params;
     /// Builds the method, or says which param value is invalid and why.
     fn new(params: Self::Params) -> Result<Self, String>;
+
+    /// The params the conformance kit runs this plugin with, each one
+    /// through every check: the defaults first, then the variants whose
+    /// code paths the defaults do not reach (another precision, normalizer,
+    /// truncation, warm start, block size…). Default: the defaults only.
+    /// Each variant must build; a variant that does not is a kit failure.
+    fn conformance_params() -> Vec<Self::Params> {
+        vec![Self::Params::default()]
+    }
 }
 
 /// A registered plugin.
@@ -26,6 +38,7 @@ pub struct PluginEntry {
     pub name: &'static str,
     pub summary: &'static str,
     params_doc: fn() -> Vec<ParamDoc>,
+    conformance: fn() -> Vec<toml::Table>,
     factory: fn(&toml::Table) -> Result<Box<dyn SubspaceMethod>, String>,
 }
 
@@ -44,6 +57,12 @@ impl PluginEntry {
             name: P::NAME,
             summary: P::SUMMARY,
             params_doc: params::docs::<P::Params>,
+            conformance: || {
+                P::conformance_params()
+                    .iter()
+                    .map(params::non_default::<P::Params>)
+                    .collect()
+            },
             factory: |table| {
                 let p = params::parse::<P::Params>(table)?;
                 Ok(Box::new(P::new(p)?))
@@ -54,6 +73,12 @@ impl PluginEntry {
     /// The documented params with their defaults.
     pub fn params(&self) -> Vec<ParamDoc> {
         (self.params_doc)()
+    }
+
+    /// The param variants the conformance kit runs, as TOML tables holding
+    /// only the keys that differ from the defaults (`{}` is the defaults).
+    pub fn conformance_params(&self) -> Vec<toml::Table> {
+        (self.conformance)()
     }
 
     /// Builds the method from a TOML params table.

@@ -1,9 +1,65 @@
 //! The conformance kit must fail methods that are wrong: each deliberately
 //! broken method here is caught by the check named in the test.
+//!
+//! The workspace check needs a peak-heap measurement; this binary installs
+//! [`PerThread`], which counts each thread's own allocations, so tests
+//! running side by side do not see each other's (the kit calls a method
+//! with `Par::Seq`, on the calling thread).
 
+use documented::DocumentedFields;
 use faer::{Mat, MatRef};
+use serde::{Deserialize, Serialize};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
-use subspace::{Basis, Context, Guarantee, Info, SubspaceError, SubspaceMethod, testkit};
+use subspace::{
+    Basis, Context, Guarantee, Info, Plugin, Registry, SubspaceError, SubspaceMethod, testkit,
+};
+
+/// The system allocator, counting this thread's live bytes and their peak.
+struct PerThread;
+
+thread_local! {
+    static LIVE: Cell<isize> = const { Cell::new(0) };
+    static PEAK: Cell<isize> = const { Cell::new(0) };
+}
+
+fn grew(by: isize) {
+    // `try_with`: a thread's last frees may come after its locals are gone.
+    let _ = LIVE.try_with(|live| {
+        live.set(live.get() + by);
+        let _ = PEAK.try_with(|peak| peak.set(peak.get().max(live.get())));
+    });
+}
+
+// SAFETY: every call is forwarded to `System` unchanged; only counters are added.
+unsafe impl GlobalAlloc for PerThread {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        grew(layout.size() as isize);
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        grew(-(layout.size() as isize));
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: PerThread = PerThread;
+
+/// Peak bytes this thread allocated while `f` ran, above those live before.
+fn peak_heap(f: &mut dyn FnMut()) -> usize {
+    let base = LIVE.with(Cell::get);
+    PEAK.with(|p| p.set(base));
+    f();
+    (PEAK.with(Cell::get) - base) as usize
+}
+
+/// The first k left singular vectors of faer's f32 thin SVD.
+fn svd_basis(a: MatRef<'_, f32>, k: usize) -> Mat<f32> {
+    a.thin_svd().unwrap().U().subcols(0, k).to_owned()
+}
 
 /// Returns the first k columns of the identity: orthonormal, but not the
 /// dominant subspace.
@@ -141,4 +197,146 @@ fn proptest_catches_a_wrong_subspace() {
 #[should_panic(expected = "roundoff floor")]
 fn degenerate_catches_a_wrong_subspace() {
     testkit::check_degenerate(&FirstColumns);
+}
+
+/// A correct basis (faer's f32 thin SVD, m×min(m, n) U kept while the m×k
+/// copy is made) whose prediction counts the SVD's m×n-sized factors and
+/// scratch as `factor` times what they are.
+struct Predicts {
+    name: &'static str,
+    factor: f64,
+}
+impl SubspaceMethod for Predicts {
+    fn name(&self) -> &str {
+        self.name
+    }
+    fn workspace_bytes(&self, m: usize, n: usize, k: usize) -> usize {
+        let r = m.min(n);
+        let svd = faer::linalg::svd::svd_scratch::<f32>(
+            m,
+            n,
+            faer::linalg::svd::ComputeSvdVectors::Thin,
+            faer::linalg::svd::ComputeSvdVectors::Thin,
+            faer::Par::Seq,
+            Default::default(),
+        )
+        .size_bytes();
+        let u_s_v = 4 * (m.next_multiple_of(16) * r + r + n.next_multiple_of(16) * r);
+        ((svd + u_s_v) as f64 * self.factor) as usize + 4 * m.next_multiple_of(16) * k
+    }
+    fn compute(
+        &self,
+        a: MatRef<'_, f32>,
+        k: usize,
+        _: &mut Context<'_>,
+    ) -> Result<Basis, SubspaceError> {
+        Ok(Basis {
+            q: svd_basis(a, k),
+            info: Info::default(),
+        })
+    }
+}
+
+#[test]
+fn workspace_passes_a_fair_prediction() {
+    let fair = Predicts {
+        name: "fair",
+        factor: 1.0,
+    };
+    let figures = testkit::check_workspace(&fair, &peak_heap);
+    assert_eq!(figures.len(), 2 * testkit::workspace::CASES.len());
+}
+
+#[test]
+#[should_panic(expected = "underestimates the measured peak heap")]
+fn workspace_catches_an_underestimate() {
+    let low = Predicts {
+        name: "low",
+        factor: 0.5,
+    };
+    testkit::check_workspace(&low, &peak_heap);
+}
+
+#[test]
+#[should_panic(expected = "overestimates the measured peak heap")]
+fn workspace_catches_an_overestimate() {
+    let high = Predicts {
+        name: "high",
+        factor: 2.0,
+    };
+    testkit::check_workspace(&high, &peak_heap);
+}
+
+/// Params of [`WrongOffDefaults`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, DocumentedFields)]
+#[serde(default, deny_unknown_fields)]
+struct CorruptParams {
+    /// Scale the basis by 1 + 1e-4, so it is no longer orthonormal
+    /// (default false).
+    corrupt: bool,
+}
+
+/// A correct basis with its default params, a non-orthonormal one with the
+/// variant it declares.
+struct WrongOffDefaults(CorruptParams);
+impl SubspaceMethod for WrongOffDefaults {
+    fn name(&self) -> &str {
+        Self::NAME
+    }
+    fn compute(
+        &self,
+        a: MatRef<'_, f32>,
+        k: usize,
+        _: &mut Context<'_>,
+    ) -> Result<Basis, SubspaceError> {
+        let scale = if self.0.corrupt { 1.0001 } else { 1.0 };
+        let u = svd_basis(a, k);
+        Ok(Basis {
+            q: Mat::from_fn(a.nrows(), k, |i, j| u[(i, j)] * scale),
+            info: Info::default(),
+        })
+    }
+}
+impl Plugin for WrongOffDefaults {
+    const NAME: &'static str = "wrong-off-defaults";
+    const SUMMARY: &'static str = "correct with its defaults only";
+    type Params = CorruptParams;
+    fn new(params: CorruptParams) -> Result<Self, String> {
+        Ok(Self(params))
+    }
+    fn conformance_params() -> Vec<CorruptParams> {
+        vec![CorruptParams::default(), CorruptParams { corrupt: true }]
+    }
+}
+
+fn wrong_off_defaults() -> Vec<testkit::Variant> {
+    let mut registry = Registry::new();
+    registry.register::<WrongOffDefaults>().unwrap();
+    testkit::variants(&registry)
+}
+
+#[test]
+fn variants_are_the_declared_params_defaults_first() {
+    let variants = wrong_off_defaults();
+    let labels: Vec<&str> = variants.iter().map(|v| v.label.as_str()).collect();
+    assert_eq!(
+        labels,
+        [
+            "wrong-off-defaults (defaults)",
+            "wrong-off-defaults {corrupt = true}"
+        ]
+    );
+    assert!(variants[0].is_default() && !variants[1].is_default());
+    // The defaults alone pass: only the variant can fail the next test.
+    variants[0].check(testkit::check_shapes);
+}
+
+#[test]
+#[should_panic(
+    expected = "[wrong-off-defaults {corrupt = true}] wrong-off-defaults [1×1, k = 1]: ‖QᵀQ − I‖_F"
+)]
+fn variants_catch_a_method_wrong_only_off_its_defaults() {
+    for v in wrong_off_defaults() {
+        v.check(testkit::check_shapes);
+    }
 }

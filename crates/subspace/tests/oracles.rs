@@ -306,4 +306,9 @@ fn registry_errors_name_the_alternatives() {
         [("widgets", "3"), ("frob", "false")]
     );
     assert_eq!(docs[0].doc, "How many widgets (count; default 3).");
+    // A plugin that declares no variants is run by the kit with its defaults.
+    assert_eq!(
+        r.get("dummy").unwrap().conformance_params(),
+        [toml::Table::new()]
+    );
 }

@@ -60,6 +60,32 @@ impl Plugin for CudaRrf {
             gpu: LazyGpu::default(),
         })
     }
+
+    /// The defaults, CholeskyQR2, no power iteration with gesvd as the
+    /// small SVD, and the `inside` truncation with q = 2 (the variants the
+    /// GPU kit ran before they were declared here). Not the tf32 and bf16
+    /// products: their unit roundoff (2⁻¹¹ and 2⁻⁸) is far above the f32
+    /// floors the kit holds exactly low-rank inputs to.
+    fn conformance_params() -> Vec<CudaRrfParams> {
+        let d = CudaRrfParams::default;
+        vec![
+            d(),
+            CudaRrfParams {
+                normalizer: Normalizer::Cholqr2,
+                ..d()
+            },
+            CudaRrfParams {
+                power_iters: 0,
+                small_svd: SmallSvd::Gesvd,
+                ..d()
+            },
+            CudaRrfParams {
+                truncate: Truncate::Inside,
+                power_iters: 2,
+                ..d()
+            },
+        ]
+    }
 }
 
 /// SplitMix64 finalizer.

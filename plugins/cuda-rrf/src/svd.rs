@@ -87,6 +87,18 @@ impl Plugin for CudaSvd {
             gpu: LazyGpu::default(),
         })
     }
+
+    /// Both drivers in f64. Not `precision = "f32"`: cuSOLVER's f32 SVD
+    /// leaves U orthonormal only to about 1e-3 (module doc), past the kit's
+    /// tolerance.
+    fn conformance_params() -> Vec<CudaSvdParams> {
+        [SvdDriver::Gesvd, SvdDriver::Gesvdj]
+            .map(|driver| CudaSvdParams {
+                driver,
+                ..CudaSvdParams::default()
+            })
+            .into()
+    }
 }
 
 impl CudaSvd {

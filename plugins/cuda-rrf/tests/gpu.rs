@@ -335,24 +335,7 @@ fn gpu_conformance_kit() {
     if !device_or_skip("gpu_conformance_kit") {
         return;
     }
-    let variants = [
-        CudaRrfParams::default(),
-        CudaRrfParams {
-            normalizer: Normalizer::Cholqr2,
-            ..Default::default()
-        },
-        CudaRrfParams {
-            power_iters: 0,
-            small_svd: SmallSvd::Gesvd,
-            ..Default::default()
-        },
-        CudaRrfParams {
-            truncate: Truncate::Inside,
-            power_iters: 2,
-            ..Default::default()
-        },
-    ];
-    for p in variants {
+    for p in CudaRrf::conformance_params() {
         println!("cuda-rrf {p:?}");
         let m = rrf(p);
         testkit::check_shapes(&m);
@@ -361,12 +344,9 @@ fn gpu_conformance_kit() {
         testkit::check_accuracy(&m, 5);
         testkit::check_determinism(&m);
     }
-    for driver in [SvdDriver::Gesvd, SvdDriver::Gesvdj] {
-        let m = CudaSvd::new(CudaSvdParams {
-            driver,
-            ..Default::default()
-        })
-        .unwrap();
+    for p in CudaSvd::conformance_params() {
+        println!("cuda-svd {p:?}");
+        let m = CudaSvd::new(p).unwrap();
         testkit::check_shapes(&m);
         testkit::check_errors(&m);
         testkit::check_degenerate(&m);

@@ -151,6 +151,19 @@ impl Plugin for Lanczos {
         }
         Ok(Self { params })
     }
+
+    /// The defaults, and blocks of b = 8 (the automatic size is
+    /// clamp(k/8, 4, 16): 4 for the kit's small ranks, 16 at k = 128), so
+    /// other block widths, Krylov dimensions and restart roundings.
+    fn conformance_params() -> Vec<LanczosParams> {
+        vec![
+            LanczosParams::default(),
+            LanczosParams {
+                block_size: 8,
+                ..LanczosParams::default()
+            },
+        ]
+    }
 }
 
 impl Lanczos {

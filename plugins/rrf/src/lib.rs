@@ -100,6 +100,33 @@ impl Plugin for Rrf {
     fn new(params: RrfParams) -> Result<Self, String> {
         Ok(Self { params })
     }
+
+    /// The defaults (q = 1, QR, Alg. 5.1), no power iteration with a warm
+    /// start, q = 2 with LU, and the `inside` truncation after LU with a
+    /// warm start; `tests/variants.rs` sweeps every q × normalizer ×
+    /// truncate.
+    fn conformance_params() -> Vec<RrfParams> {
+        let d = RrfParams::default;
+        vec![
+            d(),
+            RrfParams {
+                power_iters: 0,
+                warm_start: true,
+                ..d()
+            },
+            RrfParams {
+                power_iters: 2,
+                normalizer: Normalizer::Lu,
+                ..d()
+            },
+            RrfParams {
+                normalizer: Normalizer::Lu,
+                truncate: Truncate::Inside,
+                warm_start: true,
+                ..d()
+            },
+        ]
+    }
 }
 
 impl Rrf {
@@ -117,18 +144,39 @@ impl SubspaceMethod for Rrf {
         Self::NAME
     }
 
+    /// The sum of what [`compute`](Self::compute) holds for the whole call
+    /// and the larger of its two transient peaks, each matrix counted as
+    /// faer allocates it ([`mat_bytes`]):
+    ///
+    /// - held: Y and Q (m×ℓ), Ω, Z and Z_Q (n×ℓ), the QR workspace of Y and,
+    ///   with power iterations, that of Z;
+    /// - drawing Ω: its n×ℓ entries column by column before they become the
+    ///   matrix;
+    /// - projecting (`truncate = "svd"`): B = QᵀA (ℓ×n) in f32 and in f64,
+    ///   the small SVD with its scratch and U_B[:, :k] in f64, then U_B[:, :k]
+    ///   in f32 and the m×k result.
+    ///
+    /// LU's pivots and scratch (O(m + n) plus faer's panel scratch) stay
+    /// below the draw.
     fn workspace_bytes(&self, m: usize, n: usize, k: usize) -> usize {
         let l = self.sketch_width(m, n, k);
-        // Ω/Z (n×ℓ), Y and Q (m×ℓ each), the QR workspaces, and in "svd"
-        // mode B (ℓ×n), U_B (ℓ×ℓ) and the k-column result.
-        let mut floats = n * l + 2 * m * l;
-        let mut bytes = ThinQr::<f32>::bytes(m, l).max(ThinQr::<f32>::bytes(n, l));
-        if self.params.truncate == Truncate::Svd {
-            floats += l * n + l * l + m * k;
-            floats += 2 * l * n; // B in f64
-            bytes += left_singular_vectors_bytes::<f64>(l, n);
+        let f32s = |rows, cols| mat_bytes::<f32>(rows, cols);
+        let f64s = |rows, cols| mat_bytes::<f64>(rows, cols);
+        let mut held = 2 * f32s(m, l) + 3 * f32s(n, l) + ThinQr::<f32>::bytes(m, l);
+        if self.params.power_iters > 0 {
+            held += ThinQr::<f32>::bytes(n, l);
         }
-        bytes + 4 * floats
+        let draw = size_of::<f32>() * n * l + size_of::<Vec<f32>>() * l;
+        let project = match self.params.truncate {
+            Truncate::Inside => 0,
+            Truncate::Svd => {
+                f32s(l, n)
+                    + f64s(l, n)
+                    + f64s(l, k)
+                    + left_singular_vectors_bytes::<f64>(l, n).max(f32s(l, k) + f32s(m, k))
+            }
+        };
+        held + draw.max(project)
     }
 
     fn guarantee(&self, m: usize, n: usize, k: usize) -> Guarantee {
@@ -279,6 +327,13 @@ impl Rrf {
             Normalizer::None => {}
         }
     }
+}
+
+/// Bytes of a `Mat<T>` of `rows × cols` as faer allocates it: each column
+/// padded to a multiple of 64 bytes.
+fn mat_bytes<T>(rows: usize, cols: usize) -> usize {
+    let size = size_of::<T>();
+    rows.next_multiple_of(64 / size) * cols * size
 }
 
 /// Q·U_B[:, :k] from the thin SVD of B = QᵀA (HMT Alg. 5.1, steps 2–3).

@@ -1,5 +1,6 @@
-//! The conformance kit over rrf's param variants (the lab's conformance test
-//! covers the defaults), and the warm start.
+//! The conformance kit over every q × normalizer × truncate of rrf (the
+//! lab's conformance test covers the few `Rrf::conformance_params`
+//! declares), and the warm start.
 
 use faer::Par;
 use rrf::{Normalizer, Rrf, RrfParams, Truncate};

@@ -11,7 +11,10 @@
 //! fast-decaying spectra (err_fro 1.20 on a 1376×512 matrix with
 //! σ_j = e^(−0.05(j−1)) at k = 128, where the f64 SVD, Lanczos and rrf with
 //! q = 2 reach 1.000), which a baseline cannot be. `precision = "f32"` keeps
-//! faer's f32 SVD, about twice as fast, for comparison.
+//! faer's f32 SVD, about twice as fast, for comparison; it claims no
+//! accuracy bound ([`Guarantee::Unbounded`]), so the conformance kit holds it
+//! to a valid basis (shape, orthonormality, exactness on rank-deficient
+//! inputs, determinism) but not to the optimum.
 //!
 //! The SVD runs sequentially whatever `ctx.par` says: faer's parallel SVD
 //! changes the last bits with the thread count (seen on a 16-core machine:
@@ -23,7 +26,7 @@ use documented::DocumentedFields;
 use faer::{Mat, MatRef, Par};
 use serde::{Deserialize, Serialize};
 use subspace::kernels::{flops, left_singular_vectors, left_singular_vectors_bytes};
-use subspace::{Basis, Context, Info, Plugin, SubspaceError, SubspaceMethod};
+use subspace::{Basis, Context, Guarantee, Info, Plugin, SubspaceError, SubspaceMethod};
 
 /// The arithmetic of the SVD.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,6 +71,12 @@ impl Plugin for Svd {
     fn new(params: SvdParams) -> Result<Self, String> {
         Ok(Svd { params })
     }
+
+    fn conformance_params() -> Vec<SvdParams> {
+        [Precision::F64, Precision::F32]
+            .map(|precision| SvdParams { precision })
+            .into()
+    }
 }
 
 impl SubspaceMethod for Svd {
@@ -79,6 +88,13 @@ impl SubspaceMethod for Svd {
         match self.params.precision {
             Precision::F32 => left_singular_vectors_bytes::<f32>(m, n) + 4 * m * k,
             Precision::F64 => left_singular_vectors_bytes::<f64>(m, n) + 8 * m * n + 4 * m * k,
+        }
+    }
+
+    fn guarantee(&self, _m: usize, _n: usize, _k: usize) -> Guarantee {
+        match self.params.precision {
+            Precision::F64 => Guarantee::Exact,
+            Precision::F32 => Guarantee::Unbounded,
         }
     }
 
