@@ -1,6 +1,5 @@
 //! `lab`: list, run and check subspace-method suites.
 
-mod heap;
 
 use std::path::PathBuf;
 
@@ -8,7 +7,7 @@ use anyhow::{Context as _, Result, bail};
 use clap::{Parser, Subcommand};
 
 #[global_allocator]
-static HEAP: heap::Counting = heap::Counting::new();
+static HEAP: lab::heap::Counting = lab::heap::Counting::new();
 
 #[derive(Parser)]
 #[command(
