@@ -2,6 +2,7 @@
 
 use super::galore::RefreshError;
 use super::optimizer::Optimizer;
+use super::registry::OptimizerKind;
 use crate::params::TensorData;
 use crate::{Layout, NamedTensor, ParamStore};
 
@@ -140,8 +141,8 @@ impl AdamW {
 /// The checkpoint format: per parameter (layout order) `{name}.exp_avg` and
 /// `{name}.exp_avg_sq` at the parameter's shape.
 impl Optimizer for AdamW {
-    fn kind(&self) -> &'static str {
-        "adamw"
+    fn kind(&self) -> OptimizerKind {
+        OptimizerKind::Adamw
     }
 
     fn step(

@@ -25,6 +25,7 @@ use subspace::{Context, Device, SubspaceError, SubspaceMethod};
 
 use super::adamw::{AdamWParams, decay, dense_step, moments};
 use super::optimizer::{Optimizer, RefreshWorkspace};
+use super::registry::OptimizerKind;
 use crate::params::{NamedTensor, TensorData};
 use crate::{Layout, ParamStore};
 
@@ -366,8 +367,8 @@ impl GaloreAdamW {
 /// `{name}.exp_avg_sq` at its shape, per projected matrix the same at the
 /// low-rank shape plus `{name}.projector` (n×r or m×r), in layout order.
 impl Optimizer for GaloreAdamW {
-    fn kind(&self) -> &'static str {
-        "galore"
+    fn kind(&self) -> OptimizerKind {
+        OptimizerKind::Galore
     }
 
     fn step(

@@ -11,6 +11,7 @@
 //! resumes it bit for bit.
 
 use super::galore::{RefreshError, SubspaceTiming};
+use super::registry::OptimizerKind;
 use crate::ParamStore;
 use crate::params::{NamedTensor, TensorData};
 
@@ -28,8 +29,8 @@ pub struct RefreshWorkspace {
 
 /// An optimizer of the training loop (see the module doc for the contract).
 pub trait Optimizer: Send {
-    /// The optimizer's kind, as the config names it ("adamw", "galore").
-    fn kind(&self) -> &'static str;
+    /// The optimizer's kind, as the config names it.
+    fn kind(&self) -> OptimizerKind;
 
     /// One update of `params` from `grads` at learning rate `lr` (the
     /// schedule's current value). Fails, changing nothing, when a subspace

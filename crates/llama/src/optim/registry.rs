@@ -22,6 +22,38 @@ pub enum OptimizerKind {
 }
 
 impl OptimizerKind {
+    /// Every kind.
+    pub const ALL: [OptimizerKind; 2] = [OptimizerKind::Adamw, OptimizerKind::Galore];
+
+    /// The name a config gives it.
+    pub fn name(self) -> &'static str {
+        match self {
+            OptimizerKind::Adamw => "adamw",
+            OptimizerKind::Galore => "galore",
+        }
+    }
+
+    /// The config keys only this optimizer reads (a run of another
+    /// optimizer that sets one is refused).
+    pub fn own_keys(self) -> &'static [&'static str] {
+        match self {
+            OptimizerKind::Adamw => &[],
+            OptimizerKind::Galore => &[
+                "plugin",
+                "plugin_params",
+                "rank",
+                "scale",
+                "update_proj_gap",
+                "reset_moments",
+            ],
+        }
+    }
+
+    /// The optimizer that alone reads config key `key`, if one does.
+    pub fn owner_of(key: &str) -> Option<OptimizerKind> {
+        Self::ALL.into_iter().find(|k| k.own_keys().contains(&key))
+    }
+
     /// The optimizer of `config` with zero state for `layout`; a GaLore
     /// run's subspace method comes from `registry` and must be available
     /// on this machine.

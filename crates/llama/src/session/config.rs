@@ -1,11 +1,17 @@
 //! The training config: one TOML table (a suite's `[train]` table merged
-//! with its `[[stage]]` and `[[run]]` keys, or `lab train`'s file and
-//! flags), every field with its default, and its validation before anything
-//! runs, naming the field and the fix.
+//! with its `[[stage]]` and `[[run]]` keys, or `lab train`'s file, `--set`
+//! keys and flags), every field with its default, and its validation before
+//! anything runs, naming the field and the fix.
+//!
+//! Defaults follow the preset: a table without `seq_len` gets the preset's
+//! [`default_seq_len`], so every preset's defaults are valid as typed. A key
+//! that only one optimizer reads (a GaLore key with AdamW) is an error when
+//! a run sets it itself ([`TrainConfig::check_applies`]); a shared table's
+//! defaults (a suite's `[train]`) may hold them for the runs that use them.
 
 use std::path::PathBuf;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use subspace::Registry;
 
 use super::errors::TrainError;
@@ -17,7 +23,7 @@ pub use crate::optim::OptimizerKind;
 /// default (rank 128, α 0.25, T 200, lr 0.01, β (0.9, 0.999), ε 1e-6, no
 /// weight decay, cosine to 10% with 10% warm-up) or a laptop-sized one.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(remote = "Self", deny_unknown_fields, default)]
 pub struct TrainConfig {
     /// The run's label in reports (default: derived from the optimizer, the
     /// plugin and T, see [`TrainConfig::label`]).
@@ -50,7 +56,8 @@ pub struct TrainConfig {
     pub steps: usize,
     /// Sequences per batch (B).
     pub batch_size: usize,
-    /// Tokens per sequence (T).
+    /// Tokens per sequence (T); default: the preset's [`default_seq_len`].
+    #[serde(default = "seq_len_unset")]
     pub seq_len: usize,
     /// Seeds the initial weights, the batches and every refresh.
     pub seed: u64,
@@ -100,7 +107,7 @@ impl Default for TrainConfig {
             min_lr_ratio: 0.1,
             steps: 100,
             batch_size: 4,
-            seq_len: 256,
+            seq_len: default_seq_len(&LlamaConfig::tiny()),
             seed: 0,
             threads: 0,
             eval_every: 0,
@@ -116,7 +123,90 @@ impl Default for TrainConfig {
     }
 }
 
+/// The longest default sequence (GaLore's 60M recipe's T = 256).
+pub const DEFAULT_SEQ_LEN: usize = 256;
+
+/// The default `seq_len` of a preset: [`DEFAULT_SEQ_LEN`], or the preset's
+/// `max_position_embeddings` when that is shorter (tiny: 128).
+pub fn default_seq_len(model: &LlamaConfig) -> usize {
+    DEFAULT_SEQ_LEN.min(model.max_position_embeddings)
+}
+
+/// `seq_len`'s value while a table being read has not given one.
+const SEQ_LEN_UNSET: usize = usize::MAX;
+
+fn seq_len_unset() -> usize {
+    SEQ_LEN_UNSET
+}
+
+impl<'de> Deserialize<'de> for TrainConfig {
+    /// The fields of the table, each absent one at its default, `seq_len`
+    /// at its preset's.
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let mut config = TrainConfig::deserialize(deserializer)?;
+        if config.seq_len == SEQ_LEN_UNSET {
+            config.seq_len = LlamaConfig::preset(&config.preset)
+                .as_ref()
+                .map_or(DEFAULT_SEQ_LEN, default_seq_len);
+        }
+        Ok(config)
+    }
+}
+
+impl Serialize for TrainConfig {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        TrainConfig::serialize(self, serializer)
+    }
+}
+
 impl TrainConfig {
+    /// Every key of the table, sorted.
+    pub fn keys() -> Vec<String> {
+        match serde_json::to_value(TrainConfig::default()) {
+            Ok(serde_json::Value::Object(map)) => map.keys().cloned().collect(),
+            _ => unreachable!("a config serializes to an object"),
+        }
+    }
+
+    /// Fails, listing the keys, on a key that is not a field.
+    pub fn check_known<'a>(keys: impl IntoIterator<Item = &'a str>) -> Result<(), TrainError> {
+        let known = Self::keys();
+        match keys.into_iter().find(|key| !known.iter().any(|k| k == key)) {
+            Some(key) => Err(TrainError::Config {
+                field: key.into(),
+                reason: format!("unknown key; the keys are {}", known.join(", ")),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Checks the keys a run sets itself (`lab train`'s file and `--set`
+    /// keys): each applies to this run's optimizer; a key only another
+    /// optimizer reads (GaLore's `rank` with `adamw`) is an error naming it.
+    /// A shared table's keys (a suite's `[train]`) are defaults for the runs
+    /// that read them, not checked here.
+    pub fn check_applies<'a>(
+        &self,
+        keys: impl IntoIterator<Item = &'a str>,
+    ) -> Result<(), TrainError> {
+        for key in keys {
+            if let Some(owner) = OptimizerKind::owner_of(key)
+                && owner != self.optimizer
+            {
+                return Err(TrainError::Config {
+                    field: key.into(),
+                    reason: format!(
+                        "applies to optimizer {} only, and this run's optimizer is {}: drop the \
+                         key or set optimizer = {0:?}",
+                        owner.name(),
+                        self.optimizer.name()
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// The label: `name`, or e.g. "adamw", "galore-svd-T200",
     /// "galore-rrf[power_iters=0]-T1".
     pub fn label(&self) -> String {
