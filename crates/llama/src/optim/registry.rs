@@ -1,8 +1,8 @@
-//! The optimizers a training config can name, and the one function that
-//! builds each from the config. Adding an optimizer (or a GaLore variant):
-//! its file under `optim/`, implementing [`Optimizer`], one variant of
-//! [`OptimizerKind`] and its arm in [`OptimizerKind::build`] (and in
-//! [`OptimizerKind::label`] when its runs need their own label).
+//! The optimizers a training config can name: the one place that knows
+//! each one's name, the config keys only it reads, their validation, how it
+//! is built from the config and its runs' default label. Adding an
+//! optimizer (or a GaLore variant): its file under `optim/`, implementing
+//! [`Optimizer`], one variant of [`OptimizerKind`] and its arms here.
 
 use serde::{Deserialize, Serialize};
 use subspace::Registry;
@@ -52,6 +52,35 @@ impl OptimizerKind {
     /// The optimizer that alone reads config key `key`, if one does.
     pub fn owner_of(key: &str) -> Option<OptimizerKind> {
         Self::ALL.into_iter().find(|k| k.own_keys().contains(&key))
+    }
+
+    /// Checks the keys this optimizer reads, naming the field; a GaLore
+    /// run's plugin must build from its params.
+    pub fn validate(self, config: &TrainConfig, registry: &Registry) -> Result<(), TrainError> {
+        let bad = |field: &str, reason: &str| {
+            Err(TrainError::Config {
+                field: field.into(),
+                reason: reason.into(),
+            })
+        };
+        match self {
+            OptimizerKind::Adamw => Ok(()),
+            OptimizerKind::Galore => {
+                if config.rank == 0 {
+                    return bad("rank", "use a rank of at least 1");
+                }
+                if config.update_proj_gap == 0 {
+                    return bad("update_proj_gap", "use T ≥ 1 (1 = every step)");
+                }
+                registry
+                    .build(&config.plugin, &config.plugin_params)
+                    .map_err(|e| TrainError::Config {
+                        field: "plugin".into(),
+                        reason: e.to_string(),
+                    })?;
+                Ok(())
+            }
+        }
     }
 
     /// The optimizer of `config` with zero state for `layout`; a GaLore

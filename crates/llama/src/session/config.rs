@@ -261,20 +261,7 @@ impl TrainConfig {
         if self.eval_batches == 0 {
             return bad("eval_batches", "use at least 1".into());
         }
-        if self.optimizer == OptimizerKind::Galore {
-            if self.rank == 0 {
-                return bad("rank", "use a rank of at least 1".into());
-            }
-            if self.update_proj_gap == 0 {
-                return bad("update_proj_gap", "use T ≥ 1 (1 = every step)".into());
-            }
-            registry
-                .build(&self.plugin, &self.plugin_params)
-                .map_err(|e| TrainError::Config {
-                    field: "plugin".into(),
-                    reason: e.to_string(),
-                })?;
-        }
+        self.optimizer.validate(self, registry)?;
         for pattern in &self.record_tensors {
             glob::Pattern::new(pattern).map_err(|e| TrainError::Config {
                 field: "record_tensors".into(),
