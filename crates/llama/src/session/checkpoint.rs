@@ -18,7 +18,7 @@ use subspace::Registry;
 
 use super::config::TrainConfig;
 use super::errors::{TrainError, io};
-use super::run::Session;
+use super::run::{Progress, Session};
 use crate::params::{load_f32, save_tensors};
 use crate::{Layout, ParamStore};
 
@@ -68,10 +68,11 @@ impl Session {
             params,
             opt,
             Some(out),
-            state.next_step,
-            state.tokens,
-            state.seconds_elapsed,
-            true,
+            Some(Progress {
+                next_step: state.next_step,
+                tokens: state.tokens,
+                seconds_elapsed: state.seconds_elapsed,
+            }),
         )
     }
 

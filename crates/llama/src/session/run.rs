@@ -22,6 +22,16 @@ use crate::model::llama::{Activations, Checkpointing, backward, forward};
 use crate::optim::{Optimizer, cosine_lr};
 use crate::{LlamaConfig, ParamStore};
 
+/// How far a run got: where a resumed session starts.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Progress {
+    /// Steps done: the next step is this one.
+    pub next_step: usize,
+    pub tokens: u64,
+    /// Wall seconds of the steps done (evaluations excluded).
+    pub seconds_elapsed: f64,
+}
+
 /// A run in progress.
 pub struct Session {
     pub config: TrainConfig,
@@ -77,20 +87,18 @@ impl Session {
         let model = config.model()?;
         let params = ParamStore::init(&model, config.seed);
         let opt = config.optimizer.build(&config, registry, params.layout())?;
-        Self::assemble(config, model, params, opt, out, 0, 0, 0.0, false)
+        Self::assemble(config, model, params, opt, out, None)
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// The session of a fresh run (`resumed` = `None`) or of one resumed
+    /// where `resumed` says, which appends to `<out>/training.csv`.
     pub(super) fn assemble(
         config: TrainConfig,
         model: LlamaConfig,
         params: ParamStore,
         opt: Box<dyn Optimizer>,
         out: Option<&Path>,
-        next_step: usize,
-        tokens: u64,
-        seconds_elapsed: f64,
-        append: bool,
+        resumed: Option<Progress>,
     ) -> Result<Self, TrainError> {
         let tokens_stream = load_tokens(&config, &model)?;
         let data = Batches::new(tokens_stream, config.seed);
@@ -110,9 +118,10 @@ impl Session {
             }
         }
         let csv = match out {
-            Some(out) => Some(open_csv(out, append)?),
+            Some(out) => Some(open_csv(out, resumed.is_some())?),
             None => None,
         };
+        let progress = resumed.unwrap_or_default();
         let mode = if config.activation_checkpointing {
             Checkpointing::Layers
         } else {
@@ -129,9 +138,9 @@ impl Session {
             acts,
             opt,
             data,
-            next_step,
-            tokens,
-            seconds_elapsed,
+            next_step: progress.next_step,
+            tokens: progress.tokens,
+            seconds_elapsed: progress.seconds_elapsed,
             out: out.map(Path::to_path_buf),
             csv,
             recorded: Vec::new(),
