@@ -86,15 +86,21 @@ struct TryArgs {
 
 #[derive(clap::Args)]
 struct TrainArgs {
-    /// A TOML file with the run's table (the fields of a suite's [[train]]
-    /// entry); the flags below override it.
+    /// A TOML file with the run's table (the fields of a suite's [train]
+    /// table); --set keys and the flags below override it.
     #[arg(long)]
     config: Option<PathBuf>,
+    /// Sets one field of the run's table, e.g. `--set lr=0.001`,
+    /// `--set seq_len=64`, `--set record_steps=[0,5]`; the value is read as
+    /// TOML, a bare word as a string (repeatable; over --config, under the
+    /// flags below). The keys are those of a suite's [train] table.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
     /// Output directory.
     #[arg(long, default_value = "reports/train")]
     out: PathBuf,
     /// Resume from a checkpoint directory (…/checkpoints/step-N); its saved
-    /// config is used and the flags are ignored.
+    /// config is used and the other options are ignored.
     #[arg(long)]
     resume: Option<PathBuf>,
     /// Model preset: llama-60m, small or tiny.
@@ -111,45 +117,9 @@ struct TrainArgs {
     params: Option<String>,
     #[arg(long)]
     steps: Option<usize>,
-    #[arg(long)]
-    batch_size: Option<usize>,
-    #[arg(long)]
-    seq_len: Option<usize>,
-    #[arg(long)]
-    lr: Option<f32>,
-    /// GaLore rank r.
-    #[arg(long)]
-    rank: Option<usize>,
-    /// GaLore T: steps between subspace refreshes (1 = every step).
-    #[arg(long)]
-    update_proj_gap: Option<u64>,
-    #[arg(long)]
-    seed: Option<u64>,
     /// Rayon threads (0 = all cores).
     #[arg(long)]
     threads: Option<usize>,
-    #[arg(long)]
-    eval_every: Option<usize>,
-    #[arg(long)]
-    checkpoint_every: Option<usize>,
-    /// Write a checkpoint after the last step.
-    #[arg(long)]
-    checkpoint_at_end: bool,
-    /// Comma-separated 0-based steps whose gradients are recorded.
-    #[arg(long, value_delimiter = ',')]
-    record_steps: Option<Vec<usize>>,
-    /// Comma-separated globs on the recorded gradients' names.
-    #[arg(long, value_delimiter = ',')]
-    record_tensors: Option<Vec<String>>,
-    /// The corpus file (default: the shipped corpus).
-    #[arg(long)]
-    corpus: Option<PathBuf>,
-    /// A Hugging Face tokenizer.json (default: bytes).
-    #[arg(long)]
-    tokenizer: Option<PathBuf>,
-    /// Recompute each layer's activations in backward.
-    #[arg(long)]
-    activation_checkpointing: bool,
 }
 
 fn main() {
@@ -273,60 +243,21 @@ fn try_method(args: &TryArgs) -> Result<()> {
 }
 
 fn train(args: &TrainArgs) -> Result<()> {
-    use llama::session::{OptimizerKind, TrainConfig};
+    use llama::session::TrainConfig;
     let registry = lab::registry()?;
-    let mut c = match &args.config {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read {}", path.display()))?;
-            toml::from_str::<TrainConfig>(&text)
-                .with_context(|| format!("{}: not a training table", path.display()))?
-        }
-        None => TrainConfig::default(),
+    let c = if args.resume.is_some() {
+        // The checkpoint's own config is used.
+        TrainConfig::default()
+    } else {
+        let table = train_table(args)?;
+        let keys: Vec<String> = table.keys().cloned().collect();
+        TrainConfig::check_known(keys.iter().map(String::as_str))?;
+        let c: TrainConfig = toml::Value::Table(table)
+            .try_into()
+            .context("not a training config")?;
+        c.check_applies(keys.iter().map(String::as_str))?;
+        c
     };
-    if let Some(x) = &args.preset {
-        c.preset.clone_from(x);
-    }
-    if let Some(x) = &args.optimizer {
-        c.optimizer = match x.as_str() {
-            "adamw" => OptimizerKind::Adamw,
-            "galore" => OptimizerKind::Galore,
-            _ => bail!("--optimizer {x:?}: use adamw or galore"),
-        };
-    }
-    if let Some(x) = &args.plugin {
-        c.plugin.clone_from(x);
-    }
-    if let Some(x) = &args.params {
-        c.plugin_params = x.replace(',', "\n").parse().with_context(|| {
-            format!("--params {x:?} is not TOML (write e.g. 'power_iters = 0')")
-        })?;
-    }
-    macro_rules! set {
-        ($($field:ident),*) => {$(if let Some(x) = &args.$field { c.$field = x.clone(); })*};
-    }
-    set!(
-        steps,
-        batch_size,
-        seq_len,
-        lr,
-        rank,
-        update_proj_gap,
-        seed,
-        threads,
-        eval_every,
-        checkpoint_every,
-        record_steps,
-        record_tensors
-    );
-    if args.corpus.is_some() {
-        c.corpus.clone_from(&args.corpus);
-    }
-    if args.tokenizer.is_some() {
-        c.tokenizer.clone_from(&args.tokenizer);
-    }
-    c.checkpoint_at_end |= args.checkpoint_at_end;
-    c.activation_checkpointing |= args.activation_checkpointing;
     let summary = harness::training::train(c, &registry, &args.out, args.resume.as_deref(), true)?;
     let m = &summary.memory;
     let mb = |b: usize| b as f64 / 1e6;
@@ -362,6 +293,60 @@ fn train(args: &TrainArgs) -> Result<()> {
     );
     println!("{}", args.out.display());
     Ok(())
+}
+
+/// The run's table: --config's, then each --set, then the flags.
+fn train_table(args: &TrainArgs) -> Result<toml::Table> {
+    let mut table = match &args.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            text.parse::<toml::Table>()
+                .with_context(|| format!("{}: not a TOML table", path.display()))?
+        }
+        None => toml::Table::new(),
+    };
+    for set in &args.set {
+        let Some((key, value)) = set.split_once('=') else {
+            bail!("--set {set:?}: write KEY=VALUE, e.g. --set lr=0.001");
+        };
+        table.insert(key.trim().to_string(), toml_value(value.trim()));
+    }
+    let mut flag = |key: &str, value: toml::Value| {
+        table.insert(key.to_string(), value);
+    };
+    if let Some(x) = &args.preset {
+        flag("preset", x.clone().into());
+    }
+    if let Some(x) = &args.optimizer {
+        flag("optimizer", x.clone().into());
+    }
+    if let Some(x) = &args.plugin {
+        flag("plugin", x.clone().into());
+    }
+    if let Some(x) = &args.params {
+        let params: toml::Table = x.replace(',', "\n").parse().with_context(|| {
+            format!("--params {x:?} is not TOML (write e.g. 'power_iters = 0')")
+        })?;
+        flag("plugin_params", params.into());
+    }
+    for (key, x) in [("steps", args.steps), ("threads", args.threads)] {
+        if let Some(x) = x {
+            let x = i64::try_from(x).with_context(|| format!("--{key} {x} is too large"))?;
+            flag(key, x.into());
+        }
+    }
+    Ok(table)
+}
+
+/// A --set value: TOML (`0.001`, `[0, 5]`, `true`, `"text"`), or else the
+/// text itself as a string (`tiny`, `data/corpus.txt`).
+fn toml_value(text: &str) -> toml::Value {
+    format!("value = {text}")
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|mut t| t.remove("value"))
+        .unwrap_or_else(|| toml::Value::String(text.to_string()))
 }
 
 fn dry_run(path: &std::path::Path) -> Result<()> {

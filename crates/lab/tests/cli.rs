@@ -1,4 +1,5 @@
-//! The `lab` binary: listing, and clear errors for unknown names and keys.
+//! The `lab` binary: listing, training runs set key by key, and clear
+//! errors for unknown names and keys.
 
 use std::process::Command;
 
@@ -74,4 +75,118 @@ fn try_reports_accuracy() {
         .and_then(|v| v.trim().parse().ok())
         .expect("err_fro line");
     assert!((err_fro - 1.0).abs() < 1e-3, "svd err_fro = {err_fro}");
+}
+
+/// The config a `lab train` run wrote to its train.json.
+fn trained_config(out: &std::path::Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(out.join("train.json")).unwrap();
+    let summary: serde_json::Value = serde_json::from_str(&text).unwrap();
+    summary["config"].clone()
+}
+
+#[test]
+fn train_defaults_follow_the_preset() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("tiny");
+    let (ok, _, err) = lab(&[
+        "train",
+        "--preset",
+        "tiny",
+        "--steps",
+        "1",
+        "--threads",
+        "1",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    let c = trained_config(&out);
+    assert_eq!(c["preset"], "tiny");
+    assert_eq!(c["seq_len"], 128, "tiny's max_position_embeddings");
+}
+
+#[test]
+fn train_sets_keys_as_toml_layered_over_the_file_and_under_the_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("run.toml");
+    std::fs::write(
+        &file,
+        "preset = \"small\"\nlr = 0.5\nseq_len = 8\nsteps = 7\n",
+    )
+    .unwrap();
+    let out = dir.path().join("run");
+    let (ok, _, err) = lab(&[
+        "train",
+        "--config",
+        file.to_str().unwrap(),
+        "--set",
+        "preset=tiny",
+        "--set",
+        "lr=0.001",
+        "--set",
+        "record_steps=[0, 1]",
+        "--set",
+        "steps=5",
+        "--set",
+        "plugin_params={ power_iters = 0 }",
+        "--plugin",
+        "rrf",
+        "--steps",
+        "2",
+        "--threads",
+        "1",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    let c = trained_config(&out);
+    assert_eq!(
+        c["preset"], "tiny",
+        "a bare word is a string; --set over --config"
+    );
+    assert_eq!(c["seq_len"], 8, "the file's key stays");
+    assert_eq!(c["steps"], 2, "the flag over --set");
+    assert_eq!(c["record_steps"], serde_json::json!([0, 1]));
+    assert_eq!(c["plugin"], "rrf");
+    assert_eq!(c["plugin_params"]["power_iters"], 0);
+    assert!((c["lr"].as_f64().unwrap() - 0.001).abs() < 1e-9);
+    assert!(out.join("grads/step-1.safetensors").is_file());
+}
+
+#[test]
+fn train_refuses_unknown_keys_and_keys_of_another_optimizer() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("x");
+    let out = out.to_str().unwrap();
+    let (ok, _, err) = lab(&["train", "--set", "stpes=3", "--out", out]);
+    assert!(!ok);
+    assert!(
+        err.contains("stpes") && err.contains("steps") && err.contains("seq_len"),
+        "{err}"
+    );
+    for key in ["rank=8", "update_proj_gap=1", "scale=0.5", "plugin=rrf"] {
+        let (ok, _, err) = lab(&["train", "--optimizer", "adamw", "--set", key, "--out", out]);
+        let name = key.split('=').next().unwrap();
+        assert!(!ok, "{key} accepted with adamw");
+        assert!(
+            err.contains(&format!("`{name}`")) && err.contains("adamw"),
+            "{err}"
+        );
+    }
+    let (ok, _, err) = lab(&[
+        "train",
+        "--optimizer",
+        "adamw",
+        "--plugin",
+        "rrf",
+        "--out",
+        out,
+    ]);
+    assert!(!ok && err.contains("`plugin`"), "{err}");
+    let (ok, _, err) = lab(&["train", "--set", "lr", "--out", out]);
+    assert!(!ok && err.contains("KEY=VALUE"), "{err}");
+    assert!(
+        !std::path::Path::new(out).exists(),
+        "a refused run wrote nothing"
+    );
 }

@@ -4,10 +4,12 @@
 //!   architecture, read and written as Hugging Face `config.json`;
 //! - [`params`]: the size table of every parameter, named exactly as Hugging
 //!   Face names Llama's tensors in their (out, in) layout, and the flat f32
-//!   store with named views cut from it, saved and loaded as safetensors.
-//!
-//! Forward and backward passes, the optimizers and the training loop build on
-//! these (issue 4).
+//!   store with named views cut from it, saved and loaded as safetensors;
+//! - [`model`]: forward and backward passes;
+//! - [`data`]: the corpus, tokenizers and seeded batches;
+//! - [`optim`]: the [`optim::Optimizer`] trait, AdamW, GaLore-AdamW and the
+//!   schedule;
+//! - [`session`]: the one training loop, [`session::Session`].
 
 pub mod config;
 pub mod data;
@@ -15,7 +17,6 @@ pub mod model;
 pub mod optim;
 pub mod params;
 pub mod session;
-pub mod train;
 
 pub use config::LlamaConfig;
 pub use params::{Layout, NamedTensor, ParamKind, ParamSpec, ParamStore, StoreError};

@@ -7,9 +7,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use llama::data::{
-    BYTE_VOCAB, Corpus, DataError, Format, Tokenizer, default_corpus_path, write_u16,
+    BYTE_VOCAB, Batches, Corpus, DataError, Format, Tokenizer, default_corpus_path, encode_bytes,
+    write_u16,
 };
-use llama::train::{Batches, encode_bytes};
 use sha2::{Digest, Sha256};
 
 /// The default corpus as data/README.md states it.

@@ -5,6 +5,7 @@
 
 use std::path::Path;
 
+use llama::session::config::default_seq_len;
 use llama::session::{OptimizerKind, Session, StepRow, TrainConfig, TrainError};
 use llama::{Layout, LlamaConfig, ParamStore};
 use subspace::Registry;
@@ -307,4 +308,56 @@ fn bad_configs_are_refused_naming_the_field() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("stpes") && err.contains("steps"), "{err}");
+}
+
+#[test]
+fn every_presets_defaults_are_valid_as_typed() {
+    assert!(TrainConfig::default().validate(&registry()).is_ok());
+    for preset in LlamaConfig::PRESETS {
+        let c: TrainConfig = toml::from_str(&format!("preset = {preset:?}")).unwrap();
+        let model = LlamaConfig::preset(preset).unwrap();
+        assert_eq!(c.seq_len, default_seq_len(&model), "{preset}");
+        assert!(c.seq_len <= model.max_position_embeddings, "{preset}");
+        for optimizer in ["adamw", "galore"] {
+            let text = format!("preset = {preset:?}\noptimizer = {optimizer:?}");
+            let c: TrainConfig = toml::from_str(&text).unwrap();
+            if let Err(e) = c.validate(&registry()) {
+                panic!("{preset} with {optimizer}: {e}");
+            }
+        }
+    }
+    // A given seq_len wins; the 60M preset keeps the recipe's 256.
+    let c: TrainConfig = toml::from_str("preset = \"tiny\"\nseq_len = 64").unwrap();
+    assert_eq!(c.seq_len, 64);
+    let c: TrainConfig = toml::from_str("preset = \"llama-60m\"").unwrap();
+    assert_eq!(c.seq_len, 256);
+}
+
+#[test]
+fn a_key_of_another_optimizer_is_refused_naming_it() {
+    let adamw = TrainConfig {
+        optimizer: OptimizerKind::Adamw,
+        ..config()
+    };
+    for key in [
+        "rank",
+        "scale",
+        "update_proj_gap",
+        "reset_moments",
+        "plugin",
+        "plugin_params",
+    ] {
+        let err = adamw.check_applies([key]).unwrap_err().to_string();
+        assert!(
+            err.contains(&format!("`{key}`")) && err.contains("adamw"),
+            "{err}"
+        );
+        assert!(config().check_applies([key]).is_ok(), "{key} with galore");
+    }
+    assert!(adamw.check_applies(["lr", "seq_len", "steps"]).is_ok());
+    let err = TrainConfig::check_known(["lr", "stpes"])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("stpes") && err.contains("steps"), "{err}");
+    assert!(TrainConfig::check_known(["lr", "record_steps", "name"]).is_ok());
 }

@@ -1,76 +1,93 @@
-//! The training loop on the bytes of the workspace README: AdamW and
-//! GaLore-AdamW (exact SVD and RRF) lower the loss, runs are deterministic,
-//! and the schedule is GaLore's.
+//! The training loop (a [`Session`] in memory) on the bytes of the workspace
+//! README: AdamW and GaLore-AdamW (exact SVD and RRF) lower the loss, runs
+//! are deterministic, the schedule is GaLore's, and an in-memory session
+//! writes no file.
 
-use llama::optim::{AdamW, AdamWParams, GaloreAdamW, GaloreParams};
-use llama::train::{Batches, Optimizer, StepRecord, cosine_lr, encode_bytes, eval_loss, train};
-use llama::{Layout, LlamaConfig, ParamStore};
-use subspace::SubspaceMethod;
+use llama::data::{Batches, encode_bytes};
+use llama::optim::cosine_lr;
+use llama::session::{OptimizerKind, Session, StepRow, TrainConfig, TrainError};
+use llama::{LlamaConfig, ParamStore};
+use subspace::Registry;
 
 const TEXT: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"));
 const B: usize = 4;
 const T: usize = 32;
 const STEPS: usize = 60;
 const LR: f32 = 3e-3;
+const SEED: u64 = 1;
 
-fn config() -> LlamaConfig {
-    LlamaConfig::tiny()
+fn registry() -> Registry {
+    let mut r = Registry::new();
+    r.register::<svd::Svd>().unwrap();
+    r.register::<rrf::Rrf>().unwrap();
+    r
 }
 
 fn data() -> Batches {
     Batches::new(encode_bytes(TEXT.as_bytes()), 7)
 }
 
-fn adamw() -> Optimizer {
-    Optimizer::AdamW(AdamW::new(&Layout::new(&config()), AdamWParams::default()))
+/// The README as the corpus, tiny model, B × T, GaLore's AdamW defaults.
+fn adamw(lr: f32) -> TrainConfig {
+    TrainConfig {
+        preset: "tiny".into(),
+        optimizer: OptimizerKind::Adamw,
+        corpus: Some(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md").into()),
+        lr,
+        steps: STEPS,
+        batch_size: B,
+        seq_len: T,
+        seed: SEED,
+        threads: 1,
+        ..TrainConfig::default()
+    }
 }
 
-fn galore(method: Box<dyn SubspaceMethod>) -> Optimizer {
-    let params = GaloreParams {
+/// GaLore at rank 8, refreshing every step.
+fn galore(plugin: &str) -> TrainConfig {
+    TrainConfig {
+        optimizer: OptimizerKind::Galore,
+        plugin: plugin.into(),
         rank: 8,
         update_proj_gap: 1,
-        ..GaloreParams::default()
-    };
-    Optimizer::Galore(GaloreAdamW::new(
-        &Layout::new(&config()),
-        params,
-        method,
-        42,
-    ))
+        ..adamw(LR)
+    }
 }
 
-/// Trains from seed 1 and returns every step's record and the final params.
-fn run(mut opt: Optimizer, lr: f32) -> (Vec<StepRecord>, ParamStore) {
-    let cfg = config();
-    let mut params = ParamStore::init(&cfg, 1);
-    let mut records = Vec::new();
-    train(&cfg, &mut params, &mut opt, &data(), STEPS, B, T, lr, |r| {
-        records.push(*r)
-    })
-    .unwrap();
-    (records, params)
+/// Trains in memory and returns every step's row and the final params.
+fn run(config: TrainConfig) -> (Vec<StepRow>, ParamStore) {
+    let mut session = Session::in_memory(config, &registry()).unwrap();
+    let mut rows = Vec::new();
+    while session.next_step() < STEPS {
+        rows.push(session.step().unwrap());
+    }
+    (rows, session.params().clone())
 }
 
 /// (first step's loss, mean of the last 5 steps' losses).
-fn first_last(records: &[StepRecord]) -> (f32, f32) {
-    assert_eq!(records.len(), STEPS);
-    let tail = &records[STEPS - 5..];
+fn first_last(rows: &[StepRow]) -> (f32, f32) {
+    assert_eq!(rows.len(), STEPS);
+    let tail = &rows[STEPS - 5..];
     (
-        records[0].loss,
-        tail.iter().map(|r| r.loss).sum::<f32>() / tail.len() as f32,
+        rows[0].train_loss,
+        tail.iter().map(|r| r.train_loss).sum::<f32>() / tail.len() as f32,
     )
 }
 
-fn report(name: &str, records: &[StepRecord]) {
-    let (first, last) = first_last(records);
-    let sum = |f: fn(&StepRecord) -> f64| records.iter().map(f).sum::<f64>();
+fn report(name: &str, rows: &[StepRow]) {
+    let (first, last) = first_last(rows);
+    let sum = |f: fn(&StepRow) -> f64| rows.iter().map(f).sum::<f64>();
     eprintln!(
-        "{name}: loss {first:.4} -> {last:.4}; s fwd {:.3} bwd {:.3} opt {:.3} (subspace {:.3})",
+        "{name}: loss {first:.4} -> {last:.4}; s fwd {:.3} bwd {:.3} update {:.3} subspace {:.3}",
         sum(|r| r.seconds_forward),
         sum(|r| r.seconds_backward),
-        sum(|r| r.seconds_optimizer),
+        sum(|r| r.seconds_update),
         sum(|r| r.seconds_subspace),
     );
+}
+
+fn loss_bits(rows: &[StepRow]) -> Vec<u32> {
+    rows.iter().map(|r| r.train_loss.to_bits()).collect()
 }
 
 #[test]
@@ -115,52 +132,134 @@ fn cosine_schedule_is_galores() {
 
 #[test]
 fn adamw_lowers_the_loss_and_is_deterministic() {
-    let (records, params) = run(adamw(), LR);
-    report("adamw", &records);
-    let (first, last) = first_last(&records);
+    let (rows, params) = run(adamw(LR));
+    report("adamw", &rows);
+    let (first, last) = first_last(&rows);
     assert!(
         (first - 256f32.ln()).abs() < 0.1,
         "init loss ≈ ln 256: {first}"
     );
     assert!(last < first - 1.0, "AdamW: {first} -> {last}");
-    assert!(records.iter().all(|r| r.seconds_subspace == 0.0));
-    assert_eq!(records[0].lr, 0.0);
-    assert!((records[STEPS / 10].lr - LR).abs() < 1e-9);
-    let eval = eval_loss(&config(), &params, &data(), B, T, 4);
+    assert!(rows.iter().all(|r| r.seconds_subspace == 0.0));
+    // The session's warm-up: steps · warmup_ratio (0.1) steps, rounded down.
+    let warmup = (STEPS as f64 * 0.1) as usize;
+    assert_eq!(warmup, 6);
+    assert_eq!(rows[0].lr, 0.0);
+    assert!((rows[warmup - 1].lr - LR).abs() > 1e-5, "still warming up");
+    assert!((rows[warmup].lr - LR).abs() < 1e-9);
+    // Evaluated once, after the last update, on 4 held-out batches.
+    assert!(rows[..STEPS - 1].iter().all(|r| r.eval_loss.is_none()));
+    let eval = rows[STEPS - 1]
+        .eval_loss
+        .expect("an evaluation after the last step");
     eprintln!("adamw: held-out loss {eval:.4}");
     assert!(eval < first - 0.5, "held-out: {first} -> {eval}");
 
-    let (again, params_again) = run(adamw(), LR);
-    let bits = |r: &[StepRecord]| r.iter().map(|x| x.loss.to_bits()).collect::<Vec<_>>();
-    assert_eq!(bits(&records), bits(&again));
+    let (again, params_again) = run(adamw(LR));
+    assert_eq!(loss_bits(&rows), loss_bits(&again));
     assert_eq!(params, params_again);
 }
 
 #[test]
 fn nothing_is_learned_at_lr_zero() {
-    let (records, params) = run(adamw(), 0.0);
-    let (first, last) = first_last(&records);
+    let (rows, params) = run(adamw(0.0));
+    let (first, last) = first_last(&rows);
     assert!(last > first - 0.3, "lr 0: {first} -> {last}");
-    assert_eq!(params, ParamStore::init(&config(), 1));
+    assert_eq!(params, ParamStore::init(&LlamaConfig::tiny(), SEED));
 }
 
 #[test]
 fn galore_svd_lowers_the_loss() {
-    let (records, _) = run(galore(Box::new(svd::Svd::default())), LR);
-    report("galore-svd", &records);
-    let (first, last) = first_last(&records);
+    let (rows, _) = run(galore("svd"));
+    report("galore-svd", &rows);
+    let (first, last) = first_last(&rows);
     assert!(last < first - 0.8, "GaLore-SVD: {first} -> {last}");
-    assert!(records.iter().all(|r| r.seconds_subspace > 0.0));
+    assert!(rows.iter().all(|r| r.seconds_subspace > 0.0));
 }
 
 #[test]
 fn galore_rrf_lowers_the_loss_and_is_deterministic() {
-    let (records, params) = run(galore(Box::new(rrf::Rrf::default())), LR);
-    report("galore-rrf", &records);
-    let (first, last) = first_last(&records);
+    let (rows, params) = run(galore("rrf"));
+    report("galore-rrf", &rows);
+    let (first, last) = first_last(&rows);
     assert!(last < first - 0.8, "GaLore-RRF: {first} -> {last}");
-    let (again, params_again) = run(galore(Box::new(rrf::Rrf::default())), LR);
-    let bits = |r: &[StepRecord]| r.iter().map(|x| x.loss.to_bits()).collect::<Vec<_>>();
-    assert_eq!(bits(&records), bits(&again));
+    let (again, params_again) = run(galore("rrf"));
+    assert_eq!(loss_bits(&rows), loss_bits(&again));
     assert_eq!(params, params_again);
+}
+
+#[test]
+fn an_in_memory_session_writes_nothing_and_refuses_file_requests() {
+    let dir = tempfile::tempdir().unwrap();
+    let cwd_before: Vec<_> = std::fs::read_dir(".")
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    let c = TrainConfig {
+        steps: 3,
+        ..adamw(LR)
+    };
+    let summary = Session::in_memory(c.clone(), &registry())
+        .unwrap()
+        .run(|_| {})
+        .unwrap();
+    assert_eq!(summary.steps, 3);
+    assert!(summary.recorded.is_empty());
+    let cwd_after: Vec<_> = std::fs::read_dir(".")
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(cwd_before, cwd_after, "an in-memory run created files");
+
+    // The same rows as a session writing into a directory.
+    let mut on_disk = Vec::new();
+    Session::new(c.clone(), &registry(), dir.path())
+        .unwrap()
+        .run(|r| on_disk.push(r.clone()))
+        .unwrap();
+    let mut in_memory = Vec::new();
+    Session::in_memory(c.clone(), &registry())
+        .unwrap()
+        .run(|r| in_memory.push(r.clone()))
+        .unwrap();
+    assert_eq!(loss_bits(&on_disk), loss_bits(&in_memory));
+    assert!(dir.path().join("training.csv").is_file());
+
+    for (c, field) in [
+        (
+            TrainConfig {
+                checkpoint_every: 1,
+                ..c.clone()
+            },
+            "checkpoint_every",
+        ),
+        (
+            TrainConfig {
+                checkpoint_at_end: true,
+                ..c.clone()
+            },
+            "checkpoint_at_end",
+        ),
+        (
+            TrainConfig {
+                record_steps: vec![0],
+                ..c.clone()
+            },
+            "record_steps",
+        ),
+    ] {
+        let err = match Session::in_memory(c, &registry()) {
+            Ok(_) => panic!("{field}: accepted in memory"),
+            Err(e) => e,
+        };
+        assert!(
+            matches!(&err, TrainError::Config { field: f, .. } if f == field),
+            "{field}: {err}"
+        );
+    }
+    let session = Session::in_memory(c, &registry()).unwrap();
+    assert!(
+        session.checkpoint().is_err(),
+        "a checkpoint without an out dir"
+    );
 }

@@ -1,5 +1,9 @@
 //! Hugging Face / PyTorch AdamW with decoupled weight decay.
 
+use super::galore::RefreshError;
+use super::optimizer::Optimizer;
+use super::registry::OptimizerKind;
+use crate::params::TensorData;
 use crate::{Layout, NamedTensor, ParamStore};
 
 /// AdamW hyper-parameters (GaLore's defaults: eps 1e-6, no weight decay).
@@ -128,13 +132,50 @@ impl AdamW {
             .for_each(|(((p, g), m), v)| dense_step(&hp, lr, step_size, p, g, m, v));
     }
 
-    /// Restores the moments and step count from a checkpoint's tensors
-    /// `{name}.exp_avg` and `{name}.exp_avg_sq` (as [`GaloreAdamW`]'s
-    /// `load_state` does). Fails, naming the tensor, when one is missing or
-    /// has another size.
-    ///
-    /// [`GaloreAdamW`]: super::GaloreAdamW
-    pub fn load_state(&mut self, t: u64, tensors: &[NamedTensor]) -> Result<(), String> {
+    /// Bytes of optimizer state (both moments).
+    pub fn state_bytes(&self) -> usize {
+        self.m.bytes() + self.v.bytes()
+    }
+}
+
+/// The checkpoint format: per parameter (layout order) `{name}.exp_avg` and
+/// `{name}.exp_avg_sq` at the parameter's shape.
+impl Optimizer for AdamW {
+    fn kind(&self) -> OptimizerKind {
+        OptimizerKind::Adamw
+    }
+
+    fn step(
+        &mut self,
+        params: &mut ParamStore,
+        grads: &ParamStore,
+        lr: f32,
+    ) -> Result<(), RefreshError> {
+        AdamW::step(self, params, grads, lr);
+        Ok(())
+    }
+
+    fn steps(&self) -> u64 {
+        self.t
+    }
+
+    fn state_tensors(&self) -> Vec<(String, TensorData<'_>)> {
+        let mut out = Vec::new();
+        for s in self.m.layout().specs() {
+            for (suffix, store) in [("exp_avg", &self.m), ("exp_avg_sq", &self.v)] {
+                let data = TensorData::Slice {
+                    shape: s.shape.clone(),
+                    data: store.slice(&s.name).expect("a layout name"),
+                };
+                out.push((format!("{}.{suffix}", s.name), data));
+            }
+        }
+        out
+    }
+
+    /// Restores the moments from `{name}.exp_avg` and `{name}.exp_avg_sq`.
+    /// Fails, naming the tensor, when one is missing or has another size.
+    fn load_state(&mut self, t: u64, tensors: &[NamedTensor]) -> Result<(), String> {
         let specs = self.m.layout().specs().to_vec();
         for s in &specs {
             for (suffix, store) in [("exp_avg", &mut self.m), ("exp_avg_sq", &mut self.v)] {
@@ -158,8 +199,7 @@ impl AdamW {
         Ok(())
     }
 
-    /// Bytes of optimizer state (both moments).
-    pub fn state_bytes(&self) -> usize {
-        self.m.bytes() + self.v.bytes()
+    fn state_bytes(&self) -> usize {
+        AdamW::state_bytes(self)
     }
 }

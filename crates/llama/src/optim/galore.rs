@@ -24,6 +24,8 @@ use rayon::prelude::*;
 use subspace::{Context, Device, SubspaceError, SubspaceMethod};
 
 use super::adamw::{AdamWParams, decay, dense_step, moments};
+use super::optimizer::{Optimizer, RefreshWorkspace};
+use super::registry::OptimizerKind;
 use crate::params::{NamedTensor, TensorData};
 use crate::{Layout, ParamStore};
 
@@ -332,11 +334,57 @@ impl GaloreAdamW {
         Ok(())
     }
 
-    /// The optimizer state as named tensors, for checkpoints: per dense
-    /// parameter `{name}.exp_avg` and `{name}.exp_avg_sq` at its shape, per
-    /// projected matrix the same at the low-rank shape plus
-    /// `{name}.projector` (n×r or m×r); and the step count.
-    pub fn state_tensors(&self) -> (u64, Vec<(String, TensorData<'_>)>) {
+    /// Bytes of optimizer state: the dense moments, the low-rank moments and
+    /// the projectors.
+    pub fn state_bytes(&self) -> usize {
+        let f = size_of::<f32>();
+        let dense: usize = self.dense.iter().map(|d| 2 * d.m.len() * f).sum();
+        let projected: usize = self
+            .projected
+            .iter()
+            .map(|p| {
+                let (mr, mc) = p.m.shape();
+                let (pr, pc) = p.p.shape();
+                (2 * mr * mc + pr * pc) * f
+            })
+            .sum();
+        dense + projected
+    }
+
+    /// Subspace computations since construction.
+    pub fn subspace_timing(&self) -> SubspaceTiming {
+        self.total
+    }
+
+    /// Subspace computations of the last step (zero on a step without a
+    /// refresh).
+    pub fn last_step_timing(&self) -> SubspaceTiming {
+        self.last_step
+    }
+}
+
+/// The checkpoint format: per dense parameter `{name}.exp_avg` and
+/// `{name}.exp_avg_sq` at its shape, per projected matrix the same at the
+/// low-rank shape plus `{name}.projector` (n×r or m×r), in layout order.
+impl Optimizer for GaloreAdamW {
+    fn kind(&self) -> OptimizerKind {
+        OptimizerKind::Galore
+    }
+
+    fn step(
+        &mut self,
+        params: &mut ParamStore,
+        grads: &ParamStore,
+        lr: f32,
+    ) -> Result<(), RefreshError> {
+        GaloreAdamW::step(self, params, grads, lr)
+    }
+
+    fn steps(&self) -> u64 {
+        self.t
+    }
+
+    fn state_tensors(&self) -> Vec<(String, TensorData<'_>)> {
         let specs = self.layout.specs();
         let mut out = Vec::new();
         let mut dense = self.dense.iter();
@@ -363,12 +411,10 @@ impl GaloreAdamW {
                 }
             }
         }
-        (self.t, out)
+        out
     }
 
-    /// Restores what [`GaloreAdamW::state_tensors`] wrote. Fails, naming the
-    /// tensor, when one is missing or has another shape.
-    pub fn load_state(&mut self, t: u64, tensors: &[NamedTensor]) -> Result<(), String> {
+    fn load_state(&mut self, t: u64, tensors: &[NamedTensor]) -> Result<(), String> {
         let find = |name: &str, shape: &[usize]| -> Result<&NamedTensor, String> {
             let x = tensors
                 .iter()
@@ -405,21 +451,16 @@ impl GaloreAdamW {
         Ok(())
     }
 
-    /// Bytes of optimizer state: the dense moments, the low-rank moments and
-    /// the projectors.
-    pub fn state_bytes(&self) -> usize {
-        let f = size_of::<f32>();
-        let dense: usize = self.dense.iter().map(|d| 2 * d.m.len() * f).sum();
-        let projected: usize = self
-            .projected
-            .iter()
-            .map(|p| {
-                let (mr, mc) = p.m.shape();
-                let (pr, pc) = p.p.shape();
-                (2 * mr * mc + pr * pc) * f
-            })
-            .sum();
-        dense + projected
+    fn state_bytes(&self) -> usize {
+        GaloreAdamW::state_bytes(self)
+    }
+
+    fn last_step_timing(&self) -> SubspaceTiming {
+        self.last_step
+    }
+
+    fn subspace_timing(&self) -> SubspaceTiming {
+        self.total
     }
 
     /// The working memory of a refresh, as the subspace method predicts it
@@ -428,8 +469,8 @@ impl GaloreAdamW {
     /// `concurrency` matrices at once (the pool's threads), so this is the
     /// sum of the `concurrency` largest predictions, host bytes; a GPU
     /// method refreshes one matrix at a time, so it is the largest one,
-    /// device bytes.
-    pub fn refresh_workspace_bytes(&self, concurrency: usize) -> usize {
+    /// device bytes, with the method's own measure of them.
+    fn refresh_workspace(&self, concurrency: usize) -> RefreshWorkspace {
         let mut each: Vec<usize> = self
             .projected
             .iter()
@@ -446,18 +487,18 @@ impl GaloreAdamW {
             Device::Cpu => concurrency.max(1),
             Device::Cuda(_) => 1,
         };
-        each.iter().take(at_once).sum()
-    }
-
-    /// Subspace computations since construction.
-    pub fn subspace_timing(&self) -> SubspaceTiming {
-        self.total
-    }
-
-    /// Subspace computations of the last step (zero on a step without a
-    /// refresh).
-    pub fn last_step_timing(&self) -> SubspaceTiming {
-        self.last_step
+        let bytes = each.iter().take(at_once).sum();
+        match self.method.device() {
+            Device::Cpu => RefreshWorkspace {
+                host_bytes: bytes,
+                ..RefreshWorkspace::default()
+            },
+            Device::Cuda(_) => RefreshWorkspace {
+                host_bytes: 0,
+                device_bytes_predicted: Some(bytes),
+                device_bytes_measured: self.method.device_bytes(),
+            },
+        }
     }
 }
 

@@ -1,0 +1,128 @@
+//! Every failure of reading a corpus or a tokenizer, each naming the file
+//! and the fix.
+
+use std::path::PathBuf;
+
+use thiserror::Error;
+
+use super::corpus::DEFAULT_CORPUS;
+
+/// Everything that can go wrong reading a corpus or a tokenizer.
+#[derive(Debug, Error)]
+pub enum DataError {
+    #[error(
+        "corpus file {path} not found: give the path of an existing .txt, .jsonl or .u16 file \
+         (optionally .gz); the default corpus is {DEFAULT_CORPUS} in the workspace root"
+    )]
+    CorpusNotFound { path: PathBuf },
+
+    #[error(
+        "tokenizer file {path} not found: give the path of a local Hugging Face tokenizer.json"
+    )]
+    TokenizerNotFound { path: PathBuf },
+
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error(
+        "cannot decompress {path} as gzip ({source}): if the file is not gzipped, drop the .gz \
+         extension or set gzip off"
+    )]
+    Gzip {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error(
+        "cannot tell the format of {path} from its extension: name it .txt, .jsonl or .u16/.bin \
+         (optionally + .gz), or set the format explicitly (text, jsonl, u16)"
+    )]
+    UnknownFormat { path: PathBuf },
+
+    #[error("unknown corpus format {given:?}: use one of text, jsonl, u16")]
+    UnknownFormatName { given: String },
+
+    #[error(
+        "{path} holds {bytes} bytes, an odd count, so it is not a whole number of little-endian \
+         u16 tokens (truncated?): re-export it, or set the format if it is not a u16 file"
+    )]
+    OddU16Length { path: PathBuf, bytes: u64 },
+
+    #[error(
+        "{path}: invalid UTF-8 at byte {offset} (line {line}) of the text: re-encode the file as \
+         UTF-8, or pre-tokenize it to a .u16 file"
+    )]
+    InvalidUtf8 {
+        path: PathBuf,
+        offset: usize,
+        line: usize,
+    },
+
+    #[error("{path}, line {line}: not a JSON object ({source}): each line must be one JSON object")]
+    JsonSyntax {
+        path: PathBuf,
+        line: usize,
+        #[source]
+        source: serde_json::Error,
+    },
+
+    #[error(
+        "{path}, line {line}: the JSON object has no string field \"text\": each line must look \
+         like {{\"text\": \"...\"}} (C4's format)"
+    )]
+    JsonMissingText { path: PathBuf, line: usize },
+
+    #[error("{path} gives no tokens: the corpus is empty; give a file with some text in it")]
+    Empty { path: PathBuf },
+
+    #[error(
+        "{path}: token {token} at position {index} is not below the vocab size {vocab_size}: \
+         use a model whose vocab_size exceeds every token id, or re-tokenize the corpus"
+    )]
+    TokenOutOfRange {
+        path: PathBuf,
+        index: usize,
+        token: u32,
+        vocab_size: usize,
+    },
+
+    #[error(
+        "{tokenizer} has {tokenizer_vocab} token ids but the model's vocab_size is \
+         {model_vocab}: raise the model's vocab_size to at least {tokenizer_vocab} or use a \
+         smaller tokenizer"
+    )]
+    VocabTooLarge {
+        tokenizer: String,
+        tokenizer_vocab: usize,
+        model_vocab: usize,
+    },
+
+    #[error("cannot read {path} as a Hugging Face tokenizer.json: {source}")]
+    TokenizerParse {
+        path: PathBuf,
+        #[source]
+        source: tokenizers::Error,
+    },
+
+    #[error("{tokenizer} failed to encode text from {path}: {source}")]
+    Encode {
+        tokenizer: String,
+        path: PathBuf,
+        #[source]
+        source: tokenizers::Error,
+    },
+
+    #[error(
+        "cannot write token {token} at position {index} to the u16 file {path}: it exceeds 65535"
+    )]
+    TokenTooLargeForU16 {
+        path: PathBuf,
+        index: usize,
+        token: u32,
+    },
+}

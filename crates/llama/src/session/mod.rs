@@ -1,0 +1,41 @@
+//! A training run as the lab runs it: a [`TrainConfig`] (one TOML table,
+//! the same one a suite's `[[train]]` entry holds), and a [`Session`] that
+//! trains, evaluates, checkpoints, records gradients and accounts for every
+//! byte, writing as it goes:
+//!
+//! ```text
+//! <out>/training.csv          one row per step (flushed per step)
+//! <out>/memory.json           exact bytes + peak RSS + the GaLore paper's estimate
+//! <out>/train.json            the config, the machine-independent summary
+//! <out>/grads/step-<N>.safetensors     recorded gradients (HF names)
+//! <out>/checkpoints/step-<N>/{model.safetensors, config.json,
+//!                             optimizer.safetensors, trainer.json}
+//! ```
+//!
+//! Resuming from a checkpoint reproduces the uninterrupted run bit for bit
+//! at the same thread count: batches are functions of (seed, step), the
+//! refresh seeds of (seed, parameter, step), and the checkpoint holds the
+//! weights, every moment, the projectors and the step. A session without an
+//! out dir ([`Session::in_memory`]) writes nothing.
+//!
+//! - [`config`]: [`TrainConfig`] and its validation;
+//! - [`run`]: [`Session`], the step loop and the evaluation;
+//! - [`checkpoint`]: checkpoints and [`Session::resume`];
+//! - [`record`]: gradient recording;
+//! - [`memory`]: [`MemoryReport`] and [`peak_rss`];
+//! - [`summary`]: [`StepRow`] and [`TrainSummary`];
+//! - [`errors`]: why a run failed, [`TrainError`].
+
+pub mod checkpoint;
+pub mod config;
+pub mod errors;
+pub mod memory;
+pub mod record;
+pub mod run;
+pub mod summary;
+
+pub use config::{OptimizerKind, TrainConfig};
+pub use errors::TrainError;
+pub use memory::{MemoryReport, paper_state_bytes, peak_rss};
+pub use run::Session;
+pub use summary::{StepRow, TrainSummary};
