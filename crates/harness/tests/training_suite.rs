@@ -87,6 +87,15 @@ fn bad_training_tables_are_refused_naming_the_entry() {
             SUITE.replace("record_steps = [0, 3]", "record_steps = [0, 4]"),
             "record_steps",
         ),
+        // A GaLore key that an adamw run sets itself (the [train] table's
+        // rank is a shared default and stays allowed).
+        (
+            SUITE.replace(
+                "optimizer = \"adamw\"",
+                "optimizer = \"adamw\"\nupdate_proj_gap = 5",
+            ),
+            "[[run]] #1: training config, field `update_proj_gap`: applies to optimizer galore only",
+        ),
     ];
     for (text, needle) in cases {
         let err = parse(&text).expect_err(needle);

@@ -1,6 +1,5 @@
 //! `lab`: list, run and check subspace-method suites.
 
-
 use std::path::PathBuf;
 
 use anyhow::{Context as _, Result, bail};

@@ -84,6 +84,10 @@ pub(super) fn train_jobs(file: &SuiteFile, registry: &Registry) -> Result<Vec<Tr
                     ));
                 }
             };
+            // A key a run sets itself must apply to its optimizer (a GaLore
+            // key with adamw is refused); [train] and [[stage]] hold
+            // defaults shared by every run, so only the run's keys count.
+            let own_keys: Vec<String> = run_keys.keys().cloned().collect();
             table.extend(stage_keys);
             table.extend(run_keys);
             let mut config: TrainConfig = toml::Value::Table(table).try_into().map_err(|e| {
@@ -96,6 +100,9 @@ pub(super) fn train_jobs(file: &SuiteFile, registry: &Registry) -> Result<Vec<Tr
             if !record {
                 config.record_steps.clear();
             }
+            config
+                .check_applies(own_keys.iter().map(String::as_str))
+                .map_err(|e| format!("[[stage]] {stage_name:?} × [[run]] #{}: {e}", ri + 1))?;
             config
                 .validate(registry)
                 .map_err(|e| format!("[[stage]] {stage_name:?} × [[run]] #{}: {e}", ri + 1))?;
