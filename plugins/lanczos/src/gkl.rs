@@ -21,12 +21,11 @@
 
 use crate::LanczosParams;
 use crate::orth::BlockOrth;
+use dense::{ThinQr, flops, matmul};
 use faer::dyn_stack::{MemBuffer, MemStack, StackReq};
-use faer::linalg::matmul::matmul;
 use faer::linalg::svd::{self, ComputeSvdVectors};
 use faer::reborrow::{Reborrow, ReborrowMut};
 use faer::{Accum, Mat, MatRef, Par};
-use subspace::kernels::{ThinQr, flops};
 use subspace::{Basis, Context, Info, SubspaceError};
 
 /// Residuals below this multiple of f32's ε times the largest Ritz value

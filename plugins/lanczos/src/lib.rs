@@ -80,11 +80,11 @@
 pub mod gkl;
 pub mod orth;
 
+use dense::{flops, left_singular_vectors, left_singular_vectors_bytes};
 use documented::DocumentedFields;
 use faer::{Mat, MatRef, Par};
 use gkl::Plan;
 use serde::{Deserialize, Serialize};
-use subspace::kernels::{flops, left_singular_vectors, left_singular_vectors_bytes};
 use subspace::{Basis, Context, Guarantee, Info, Plugin, SubspaceError, SubspaceMethod};
 
 /// Params of thick-restarted block Lanczos.

@@ -19,10 +19,10 @@
 //! numbers for any thread count. Parallelism comes from running several
 //! matrices side by side, which is also faster on few cores.
 
+use dense::{flops, left_singular_vectors, left_singular_vectors_bytes};
 use documented::DocumentedFields;
 use faer::{Mat, MatRef, Par};
 use serde::{Deserialize, Serialize};
-use subspace::kernels::{flops, left_singular_vectors, left_singular_vectors_bytes};
 use subspace::{Basis, Context, Info, Plugin, SubspaceError, SubspaceMethod};
 
 /// The arithmetic of the SVD.
