@@ -19,8 +19,10 @@
 //! entries) splits the inner sum into `Par::Rayon(n)`'s n column slabs and
 //! adds the partial sums: those bits change with n. Which path runs, and
 //! how it blocks, is faer's internal choice and may change with a release;
-//! the tiles make the bits ours. The full account, with the measured
-//! evidence: docs/numerics.md#gemm.
+//! the tiles make the bits ours. The tile sizes are part of the policy: a
+//! one-row or one-column edge tile leaves faer's GEMM kernel and sums in
+//! another order, so changing them can change bits. The full account, with
+//! the measured evidence: docs/numerics.md#gemm.
 
 use crate::clear_upper_simd;
 use crate::par::for_each;

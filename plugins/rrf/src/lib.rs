@@ -171,11 +171,8 @@ impl SubspaceMethod for Rrf {
     ) -> Result<Basis, SubspaceError> {
         let (m, n) = a.shape();
         let l = self.sketch_width(m, n, k);
-        // GEMMs use `ctx.par` (`dense::matmul`: the same bits for any thread
-        // count, docs/numerics.md#gemm); QR and the small SVD run
-        // sequentially: faer's parallel versions change bits with the thread
-        // count and are slower at these sizes on few cores (1376×138 QR:
-        // 2.4 ms on one thread, 6.6 ms on two).
+        // GEMMs use `ctx.par` (docs/numerics.md#gemm); QR and the small SVD
+        // run sequentially (docs/numerics.md#determinism).
         let par = ctx.par;
         let seq = Par::Seq;
         let mut info = Info {
@@ -294,9 +291,9 @@ impl Rrf {
 /// Q·U_B[:, :k] from the thin SVD of B = QᵀA (HMT Alg. 5.1, steps 2–3).
 ///
 /// B is formed in f32 (a GEMM, the expensive part) and its small SVD is
-/// computed in f64: faer's f32 SVD leaves U_B orthonormal only to about
-/// 3e-5 and inaccurate on fast-decaying spectra, which capped the accuracy
-/// of exactly low-rank inputs at about 200 ε (found by the conformance kit).
+/// computed in f64 (docs/numerics.md#f64-paths: in f32 it capped the
+/// accuracy of exactly low-rank inputs at about 200 ε, found by the
+/// conformance kit).
 fn project_svd(
     q: MatRef<'_, f32>,
     a: MatRef<'_, f32>,
