@@ -1,5 +1,8 @@
 //! Shared by the tests: seeded Gaussian matrices and bit comparison.
 
+// Each test file uses a subset of these helpers.
+#![allow(dead_code)]
+
 use faer::{Mat, MatRef};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
