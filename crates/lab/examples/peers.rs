@@ -39,7 +39,7 @@ use std::time::Instant;
 use subspace::faer::dyn_stack::{MemBuffer, MemStack};
 use subspace::faer::linalg::svd::{self, ComputeSvdVectors};
 use subspace::faer::{Accum, Mat, MatRef, Par};
-use subspace::kernels::{ThinQr, flops, gemm, lu_normalize_in_place};
+use subspace::kernels::{ThinQr, flops, lu_normalize_in_place, matmul};
 use subspace::metrics::accuracy;
 use subspace::reference::ReferenceSvd;
 use subspace::{Context, SubspaceMethod, validate_input};
@@ -328,21 +328,28 @@ fn stages(a: MatRef<'_, f32>, repeats: usize, rows: &mut Vec<Row>) -> f64 {
         Some(flops::gemm(m, l, n)),
     );
     let t = strip(timed(repeats * 3, || {
-        gemm(y.as_mut(), a, omega.as_ref(), seq)
+        matmul(y.as_mut(), Accum::Replace, a, omega.as_ref(), 1.0, seq)
     }));
     push(
         "gemm_AO",
-        format!("kernels::gemm {m}x{n} @ {n}x{l}"),
+        format!("dense::matmul {m}x{n} @ {n}x{l}"),
         t,
         Some(flops::gemm(m, l, n)),
     );
     let mut z = Mat::<f32>::zeros(n, l);
     let t = strip(timed(repeats * 3, || {
-        gemm(z.as_mut(), a.transpose(), y.as_ref(), seq)
+        matmul(
+            z.as_mut(),
+            Accum::Replace,
+            a.transpose(),
+            y.as_ref(),
+            1.0,
+            seq,
+        )
     }));
     push(
         "gemm_AtY",
-        format!("kernels::gemm {n}x{m} @ {m}x{l}"),
+        format!("dense::matmul {n}x{m} @ {m}x{l}"),
         t,
         Some(flops::gemm(n, l, m)),
     );
@@ -388,11 +395,11 @@ fn stages(a: MatRef<'_, f32>, repeats: usize, rows: &mut Vec<Row>) -> f64 {
     // truncate = "svd": B = QᵀA, SVD of B, Q·U_B[:, :k].
     let mut b = Mat::<f32>::zeros(l, n);
     let t = strip(timed(repeats * 3, || {
-        gemm(b.as_mut(), qm.transpose(), a, seq)
+        matmul(b.as_mut(), Accum::Replace, qm.transpose(), a, 1.0, seq)
     }));
     push(
         "gemm_B",
-        format!("kernels::gemm {l}x{m} @ {m}x{n}"),
+        format!("dense::matmul {l}x{m} @ {m}x{n}"),
         t,
         Some(flops::gemm(l, n, m)),
     );
@@ -488,11 +495,18 @@ fn stages(a: MatRef<'_, f32>, repeats: usize, rows: &mut Vec<Row>) -> f64 {
     }
     let mut out = Mat::<f32>::zeros(m, K);
     let t = strip(timed(repeats * 3, || {
-        gemm(out.as_mut(), qm.as_ref(), ub.subcols(0, K), seq)
+        matmul(
+            out.as_mut(),
+            Accum::Replace,
+            qm.as_ref(),
+            ub.subcols(0, K),
+            1.0,
+            seq,
+        )
     }));
     push(
         "gemm_QU",
-        format!("kernels::gemm {m}x{l} @ {l}x{K}"),
+        format!("dense::matmul {m}x{l} @ {l}x{K}"),
         t,
         Some(flops::gemm(m, K, l)),
     );

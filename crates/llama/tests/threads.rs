@@ -1,8 +1,8 @@
 //! The model's bits do not depend on the thread count, nor on activation
-//! checkpointing; and the fixed-block kernels stay accurate when their
-//! shapes span many blocks.
+//! checkpointing (docs/numerics.md#determinism); and the fixed-block
+//! kernels stay accurate when their shapes span many blocks.
 //!
-//! Every forward and backward runs inside a rayon pool of 1, 2 and 3
+//! Every forward and backward runs inside a rayon pool of 1, 2, 3 and 8
 //! threads; the loss and every gradient must agree bit for bit, with and
 //! without [`Checkpointing::Layers`]. Two configs: `LlamaConfig::tiny()`,
 //! and one whose dims exceed every block size of `llama::model` (rows of
@@ -74,7 +74,7 @@ fn assert_same_bits(config: &LlamaConfig, b: usize, t: usize) {
     assert!(loss.is_finite() && loss > 0.0, "loss {loss}");
     assert!(grads.iter().any(|&g| g != 0.0), "gradients all zero");
     for mode in [Checkpointing::Off, Checkpointing::Layers] {
-        for threads in [1, 2, 3] {
+        for threads in [1, 2, 3, 8] {
             let (l, g) = step(config, &params, b, t, mode, threads);
             assert_eq!(
                 l.to_bits(),
@@ -214,7 +214,7 @@ fn linear_on_many_tiles_matches_f64_and_threads_agree() {
             assert_sum_close("dweight", dw[o * c + k], want, mag, n);
         }
     }
-    for threads in [1, 2, 3] {
+    for threads in [1, 2, 3, 8] {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .build()

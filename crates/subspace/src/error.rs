@@ -39,3 +39,12 @@ pub enum SubspaceError {
     #[error("{method} unavailable: {reason}")]
     Unavailable { method: String, reason: String },
 }
+
+impl From<dense::KernelError> for SubspaceError {
+    fn from(e: dense::KernelError) -> Self {
+        SubspaceError::Kernel {
+            kernel: e.kernel,
+            reason: e.reason,
+        }
+    }
+}

@@ -105,7 +105,7 @@ pub fn identity(m: usize, n: usize) -> Mat<f32> {
 fn haar(m: usize, r: usize, rng: &mut ChaCha8Rng) -> Mat<f64> {
     let mut g = Mat::<f64>::from_fn(m, r, |_, _| StandardNormal.sample(rng));
     let mut q = Mat::<f64>::zeros(m, r);
-    crate::kernels::ThinQr::<f64>::new(m, r, Par::Seq).thin_q(q.as_mut(), g.as_mut(), Par::Seq);
+    dense::ThinQr::<f64>::new(m, r, Par::Seq).thin_q(q.as_mut(), g.as_mut(), Par::Seq);
     // g now holds R in its upper triangle.
     Mat::from_fn(m, r, |i, j| {
         if g[(j, j)] < 0.0 {

@@ -19,14 +19,14 @@
 //!   figures computed from it (never by a plugin about itself), with the
 //!   Halko–Martinsson–Tropp bounds;
 //! - [`generate`]: test matrices with a prescribed spectrum;
-//! - [`kernels`]: the dense stages plugins share (orthonormalization);
+//! - [`kernels`]: the `dense` crate (the low-level kernels: GEMM, thin QR,
+//!   small SVD, flop counts), re-exported under its former path;
 //! - `testkit` (feature `testkit`): the conformance kit every registered
 //!   plugin runs.
 
 pub mod context;
 pub mod error;
 pub mod generate;
-pub mod kernels;
 pub mod method;
 pub mod metrics;
 pub mod params;
@@ -41,5 +41,7 @@ pub use method::{Basis, Device, Guarantee, Info, SubspaceMethod, validate_input}
 pub use params::{ParamDoc, Params};
 pub use registry::{Plugin, PluginEntry, Registry, RegistryError};
 
+/// The low-level kernels, under the path plugins used before `dense` existed.
+pub use dense as kernels;
 /// Re-exported so that plugins and callers name one faer.
 pub use faer;

@@ -30,7 +30,7 @@ impl ReferenceSvd {
     pub fn from_f64(a: Mat<f64>, par: Par) -> Result<Self, SubspaceError> {
         let (m, n) = a.shape();
         let r = m.min(n);
-        let (u, s) = crate::kernels::thin_svd_left(a.as_ref(), par, "reference SVD (f64)")?;
+        let (u, s) = dense::thin_svd_left(a.as_ref(), par, "reference SVD (f64)")?;
         debug_assert_eq!(s.len(), r);
         Ok(Self { a, u, s })
     }

@@ -21,12 +21,11 @@
 
 use crate::LanczosParams;
 use crate::orth::BlockOrth;
+use dense::{ThinQr, flops, matmul};
 use faer::dyn_stack::{MemBuffer, MemStack, StackReq};
-use faer::linalg::matmul::matmul;
 use faer::linalg::svd::{self, ComputeSvdVectors};
 use faer::reborrow::{Reborrow, ReborrowMut};
 use faer::{Accum, Mat, MatRef, Par};
-use subspace::kernels::{ThinQr, flops};
 use subspace::{Basis, Context, Info, SubspaceError};
 
 /// Residuals below this multiple of f32's ε times the largest Ritz value
@@ -253,9 +252,9 @@ pub fn run(
             p += b;
         }
 
-        // Ritz: B = XΣYᵀ, in f64 (sequential: a small dense problem). f32
-        // singular vectors of a 256×256 B are orthonormal to only ~3e-5, and
-        // every restart would pass that on to U and V.
+        // Ritz: B = XΣYᵀ, in f64 (docs/numerics.md#f64-paths: every restart
+        // would pass the f32 SVD's loss of orthonormality on to U and V),
+        // sequential: a small dense problem.
         let b64 = Mat::<f64>::from_fn(p, p, |i, j| bm[(i, j)] as f64); // (p, p)
         let (mut x64, mut y64) = (
             xs.as_mut().submatrix_mut(0, 0, p, p),

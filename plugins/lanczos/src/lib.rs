@@ -69,22 +69,23 @@
 //!
 //! # Parallelism and determinism
 //!
-//! Every product with A and every projection on the bases runs with
-//! `ctx.par`. The thin QR of each b-column block, the c×c factors and the
-//! SVD of B run with `Par::Seq`: they are small and measured slower in
-//! parallel at these sizes (see the workspace's faer notes). faer's GEMM
-//! splits its output, not its sums, across threads, and random vectors come
-//! only from `ctx.gaussian`: a seed gives the same bits for any thread
-//! count (tested with `Par::Seq`, `Par::rayon(1)` and `Par::rayon(2)`).
+//! Every product with A and every projection on the bases runs through
+//! `dense::matmul` with `ctx.par` (docs/numerics.md#gemm). The thin QR of
+//! each b-column block, the c×c factors and the SVD of B run sequentially:
+//! they are small, and faer's parallel factorizations change bits with the
+//! thread count (docs/numerics.md#determinism). Random vectors come only
+//! from `ctx.gaussian`: a seed gives the same bits for any thread count
+//! (tested with `Par::Seq`, `Par::rayon(1)` and `Par::rayon(2)`, and by
+//! `crates/lab/tests/threads.rs` on pools of 1, 2 and 8 threads).
 
 pub mod gkl;
 pub mod orth;
 
+use dense::{flops, left_singular_vectors, left_singular_vectors_bytes};
 use documented::DocumentedFields;
 use faer::{Mat, MatRef, Par};
 use gkl::Plan;
 use serde::{Deserialize, Serialize};
-use subspace::kernels::{flops, left_singular_vectors, left_singular_vectors_bytes};
 use subspace::{Basis, Context, Guarantee, Info, Plugin, SubspaceError, SubspaceMethod};
 
 /// Params of thick-restarted block Lanczos.
@@ -203,9 +204,9 @@ impl SubspaceMethod for Lanczos {
 }
 
 /// The dense fallback: the first k left singular vectors of the thin SVD,
-/// computed in f64 (the f32 SVD leaves errors of about ε·σ₁/gap in the
-/// trailing singular vectors, above the Exact claim when the tail is small),
-/// sequentially (the same bits for any thread count).
+/// computed in f64 (docs/numerics.md#f64-paths: the f32 SVD's errors of
+/// about ε·σ₁/gap in the trailing vectors exceed the Exact claim when the
+/// tail is small), sequentially.
 fn dense(a: MatRef<'_, f32>, k: usize) -> Result<Basis, SubspaceError> {
     let (m, n) = a.shape();
     let a64 = Mat::<f64>::from_fn(m, n, |i, j| a[(i, j)] as f64); // (m, n)

@@ -32,13 +32,12 @@
 //!
 //! Letters: rows = length of the vectors, c = block width, p = basis width.
 
+use dense::{ThinQr, flops, gemm, matmul};
 use faer::dyn_stack::{MemBuffer, MemStack};
-use faer::linalg::matmul::matmul;
 use faer::linalg::svd::{self, ComputeSvdVectors};
 use faer::reborrow::{Reborrow, ReborrowMut};
 use faer::{Accum, Mat, MatMut, MatRef, Par};
 use subspace::Context;
-use subspace::kernels::{ThinQr, flops};
 
 /// Most projection passes per block: two in the common case, three when a
 /// direction lay in span(P), four after a breakdown replacement.
@@ -162,7 +161,7 @@ impl BlockOrth {
                 if pass == 0 {
                     proj.copy_from(coef.rb());
                 } else {
-                    matmul(proj.rb_mut(), Accum::Add, coef.rb(), r.rb(), 1.0, Par::Seq);
+                    gemm(proj.rb_mut(), Accum::Add, coef.rb(), r.rb(), 1.0);
                 }
                 stats.flops += 2.0 * flops::gemm(p, c, rows);
             }
@@ -187,13 +186,12 @@ impl BlockOrth {
             if pass == 0 {
                 r.copy_from(&self.tri);
             } else {
-                matmul(
+                gemm(
                     self.small.as_mut(),
                     Accum::Replace,
                     self.tri.as_ref(),
                     r.rb(),
                     1.0,
-                    Par::Seq,
                 );
                 r.copy_from(&self.small);
                 stats.flops += flops::gemm(c, c, c);
@@ -232,13 +230,12 @@ impl BlockOrth {
     /// not numerically positive definite.
     fn cholesky_qr(&mut self, q: MatMut<'_, f32>) -> bool {
         let c = self.c;
-        matmul(
+        gemm(
             self.small.as_mut(),
             Accum::Replace,
             self.y.transpose(),
             self.y.as_ref(),
             1.0,
-            Par::Seq,
         );
         // Upper Cholesky factor R (c×c) of the Gram matrix, in f64.
         let mut rr = vec![0.0f64; c * c]; // (c, c) column-major
@@ -276,14 +273,7 @@ impl BlockOrth {
                 self.small[(i, j)] = if i <= j { inv[i + j * c] as f32 } else { 0.0 };
             }
         }
-        matmul(
-            q,
-            Accum::Replace,
-            self.y.as_ref(),
-            self.small.as_ref(),
-            1.0,
-            Par::Seq,
-        );
+        gemm(q, Accum::Replace, self.y.as_ref(), self.small.as_ref(), 1.0);
         true
     }
 
@@ -332,14 +322,7 @@ impl BlockOrth {
             return 0;
         }
         // y ← q·xs; r ← diag(σ)·ysᵀ with the dead rows zero.
-        matmul(
-            self.y.as_mut(),
-            Accum::Replace,
-            q,
-            xs.as_ref(),
-            1.0,
-            Par::Seq,
-        );
+        gemm(self.y.as_mut(), Accum::Replace, q, xs.as_ref(), 1.0);
         for i in 0..c {
             for j in 0..c {
                 r[(i, j)] = if i < keep { sigma[i] * ys[(j, i)] } else { 0.0 };

@@ -21,13 +21,14 @@
 //! Expected errors obey HMT Thm 10.5 (Frobenius, q = 0) and Cor. 10.10
 //! (spectral, any q), which [`Rrf::guarantee`] states for the conformance kit.
 
+use dense::{
+    ThinQr, flops, left_singular_vectors, left_singular_vectors_bytes, lu_normalize_in_place,
+    matmul,
+};
 use documented::DocumentedFields;
 use faer::reborrow::{Reborrow, ReborrowMut};
-use faer::{Mat, MatMut, MatRef, Par};
+use faer::{Accum, Mat, MatMut, MatRef, Par};
 use serde::{Deserialize, Serialize};
-use subspace::kernels::{
-    ThinQr, flops, gemm, left_singular_vectors, left_singular_vectors_bytes, lu_normalize_in_place,
-};
 use subspace::{Basis, Context, Guarantee, Info, Plugin, SubspaceError, SubspaceMethod};
 
 /// How the sketch is re-normalized between power-iteration products.
@@ -218,11 +219,8 @@ impl SubspaceMethod for Rrf {
     ) -> Result<Basis, SubspaceError> {
         let (m, n) = a.shape();
         let l = self.sketch_width(m, n, k);
-        // GEMMs use `ctx.par` (deterministic for any thread count, see
-        // `subspace::kernels::gemm`); QR and the small SVD run sequentially:
-        // faer's parallel versions change bits with the thread count and are
-        // slower at these sizes on few cores (1376×138 QR: 2.4 ms on one
-        // thread, 6.6 ms on two).
+        // GEMMs use `ctx.par` (docs/numerics.md#gemm); QR and the small SVD
+        // run sequentially (docs/numerics.md#determinism).
         let par = ctx.par;
         let seq = Par::Seq;
         let mut info = Info {
@@ -240,17 +238,24 @@ impl SubspaceMethod for Rrf {
 
         // 1. sketch: Y = AΩ.
         let omega = self.test_matrix(a, l, ctx, &mut info); // (n, ℓ)
-        gemm(y.as_mut(), a, omega.as_ref(), par);
+        matmul(y.as_mut(), Accum::Replace, a, omega.as_ref(), 1.0, par);
         info.products += l;
         info.flops += flops::gemm(m, l, n);
 
         // 2. power-iterate: Y ← A·norm(Aᵀ·norm(Y)).
         for _ in 0..self.params.power_iters {
             self.normalize(&mut qr_m, q.as_mut(), y.as_mut(), seq, &mut info);
-            gemm(z.as_mut(), a.transpose(), y.as_ref(), par);
+            matmul(
+                z.as_mut(),
+                Accum::Replace,
+                a.transpose(),
+                y.as_ref(),
+                1.0,
+                par,
+            );
             let qr_n = qr_n.as_mut().expect("allocated when power_iters > 0");
             self.normalize(qr_n, zq.as_mut(), z.as_mut(), seq, &mut info);
-            gemm(y.as_mut(), a, z.as_ref(), par);
+            matmul(y.as_mut(), Accum::Replace, a, z.as_ref(), 1.0, par);
             info.products += 2 * l;
             info.flops += 2.0 * flops::gemm(m, l, n);
             info.iterations += 1;
@@ -290,10 +295,12 @@ impl Rrf {
             && let Some(q0) = ctx.warm_start
         {
             let w = q0.ncols().min(l);
-            gemm(
+            matmul(
                 omega.as_mut().subcols_mut(0, w),
+                Accum::Replace,
                 a.transpose(),
                 q0.subcols(0, w),
+                1.0,
                 ctx.par,
             );
             info.products += w;
@@ -339,9 +346,9 @@ fn mat_bytes<T>(rows: usize, cols: usize) -> usize {
 /// Q·U_B[:, :k] from the thin SVD of B = QᵀA (HMT Alg. 5.1, steps 2–3).
 ///
 /// B is formed in f32 (a GEMM, the expensive part) and its small SVD is
-/// computed in f64: faer's f32 SVD leaves U_B orthonormal only to about
-/// 3e-5 and inaccurate on fast-decaying spectra, which capped the accuracy
-/// of exactly low-rank inputs at about 200 ε (found by the conformance kit).
+/// computed in f64 (docs/numerics.md#f64-paths: in f32 it capped the
+/// accuracy of exactly low-rank inputs at about 200 ε, found by the
+/// conformance kit).
 fn project_svd(
     q: MatRef<'_, f32>,
     a: MatRef<'_, f32>,
@@ -352,11 +359,11 @@ fn project_svd(
     let (m, l) = q.shape();
     let n = a.ncols();
     let mut b = Mat::<f32>::zeros(l, n); // (ℓ, n)
-    gemm(b.as_mut(), q.transpose(), a, par);
+    matmul(b.as_mut(), Accum::Replace, q.transpose(), a, 1.0, par);
     let b64 = Mat::<f64>::from_fn(l, n, |i, j| b[(i, j)] as f64); // (ℓ, n)
     let ub = left_singular_vectors(b64.as_ref(), k, seq, "faer SVD of B = QᵀA (f64)")?; // (ℓ, k)
     let ub_k = Mat::<f32>::from_fn(l, k, |i, j| ub[(i, j)] as f32); // (ℓ, k)
     let mut out = Mat::<f32>::zeros(m, k); // (m, k)
-    gemm(out.as_mut(), q, ub_k.as_ref(), par);
+    matmul(out.as_mut(), Accum::Replace, q, ub_k.as_ref(), 1.0, par);
     Ok(out)
 }

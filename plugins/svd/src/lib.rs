@@ -7,25 +7,22 @@
 //! square) and a divide-and-conquer bidiagonal SVD; only U is formed.
 //!
 //! **Precision.** By default the SVD is computed in f64 from the f32 input
-//! and U_k rounded to f32: faer's f32 SVD was measured far from optimal on
-//! fast-decaying spectra (err_fro 1.20 on a 1376×512 matrix with
-//! σ_j = e^(−0.05(j−1)) at k = 128, where the f64 SVD, Lanczos and rrf with
-//! q = 2 reach 1.000), which a baseline cannot be. `precision = "f32"` keeps
-//! faer's f32 SVD, about twice as fast, for comparison; it claims no
-//! accuracy bound ([`Guarantee::Unbounded`]), so the conformance kit holds it
-//! to a valid basis (shape, orthonormality, exactness on rank-deficient
-//! inputs, determinism) but not to the optimum.
+//! and U_k rounded to f32, since faer's f32 SVD is far from optimal on
+//! fast-decaying spectra, which a baseline cannot be
+//! (docs/numerics.md#f64-paths). `precision = "f32"` keeps faer's f32 SVD,
+//! about twice as fast, for comparison; it claims no accuracy bound
+//! ([`Guarantee::Unbounded`]), so the conformance kit holds it to a valid
+//! basis (shape, orthonormality, exactness on rank-deficient inputs,
+//! determinism) but not to the optimum.
 //!
-//! The SVD runs sequentially whatever `ctx.par` says: faer's parallel SVD
-//! changes the last bits with the thread count (seen on a 16-core machine:
-//! `Par::Seq` and `Par::rayon(2)` differed), and the lab promises the same
-//! numbers for any thread count. Parallelism comes from running several
-//! matrices side by side, which is also faster on few cores.
+//! The SVD runs sequentially whatever `ctx.par` says, so its bits do not
+//! depend on the thread count (docs/numerics.md#determinism); parallelism
+//! comes from running several matrices side by side.
 
+use dense::{flops, left_singular_vectors, left_singular_vectors_bytes};
 use documented::DocumentedFields;
 use faer::{Mat, MatRef, Par};
 use serde::{Deserialize, Serialize};
-use subspace::kernels::{flops, left_singular_vectors, left_singular_vectors_bytes};
 use subspace::{Basis, Context, Guarantee, Info, Plugin, SubspaceError, SubspaceMethod};
 
 /// The arithmetic of the SVD.

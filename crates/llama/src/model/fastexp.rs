@@ -1,6 +1,6 @@
 //! `exp` for f32 in plain arithmetic, so that loops over slices vectorize
 //! (libm's `expf` is a call per element) and no SSE/AVX transition occurs
-//! (see [`crate::model::parallel`]).
+//! (docs/numerics.md#avx-upper-state).
 //!
 //! Contract (Cephes `expf`, S. L. Moshier): with n = round(x / ln 2) and
 //! r = x − n ln 2 (ln 2 split in two parts, |r| ≤ ln 2 / 2),

@@ -4,7 +4,7 @@
 //! backward `dinp += dout · W`, `dW += doutᵀ · inp`. Each product runs on
 //! fixed output tiles (of `out`/`dinp` by [`matmul`], and bands of
 //! [`BAND_ROWS`] rows of `dW`, i.e. of OC), so no inner product is split
-//! and the bits do not depend on `par`.
+//! and the bits do not depend on `par` (docs/numerics.md#gemm).
 //!
 //! faer's kernels are markedly slower with a column-major left operand
 //! (measured 47 against 67 GFLOP/s for lm_head's `doutᵀ · inp` on one
