@@ -21,20 +21,13 @@
 //!
 //! Letters: S steps, B batch, T sequence, V vocab, r GaLore rank.
 
-use std::collections::HashMap;
-
 use llama::model::llama::{Activations, backward, forward};
 use llama::optim::{AdamW, AdamWParams, GaloreAdamW, GaloreParams, Side};
-use llama::{Layout, LlamaConfig, ParamStore};
-use safetensors::{Dtype, SafeTensors};
-use serde::Deserialize;
+use llama::{LlamaConfig, ParamStore};
 
-const PATH: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../ci/reference/tiny_reference.safetensors"
-);
-/// The file format this test reads (`FORMAT_VERSION` in the script).
-const FORMAT_VERSION: &str = "1";
+#[path = "torch_reference/file.rs"]
+mod file;
+use file::Reference;
 
 // Tolerances. Measured errors (f32 on both sides, x86-64, PyTorch 2.15.0 on
 // one thread) are quoted beside each: all are ≤ 0.1× their bound, leaving
@@ -74,179 +67,6 @@ const BASIS_FACTOR: f64 = 10.0;
 /// itself with the SVD taken in f64 differs from the file by up to 1.5e-5
 /// in the same way.
 const TOL_GALORE_UPDATE: f64 = 5e-4;
-
-/// The script's settings (`SETTINGS` in make_reference.py); unknown fields
-/// fail, so a new setting must be handled here too.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)] // every field is read from the file; some are only documented
-struct Settings {
-    seed: u64,
-    batch: usize,
-    seq: usize,
-    steps: usize,
-    init_std: f64,
-    norm_std: f64,
-    lr: f32,
-    beta1: f32,
-    beta2: f32,
-    eps: f32,
-    weight_decay: f32,
-    galore_rank: usize,
-    galore_scale: f32,
-    galore_update_proj_gap: u64,
-    threads: usize,
-}
-
-/// The reference file, read once per test.
-struct Reference {
-    config: LlamaConfig,
-    settings: Settings,
-    layout: Layout,
-    /// Initial weights.
-    weights: ParamStore,
-    /// Every f32 tensor by name: (shape, data).
-    f32s: HashMap<String, (Vec<usize>, Vec<f32>)>,
-    /// (S, B, T) each, flattened.
-    tokens: Vec<u32>,
-    targets: Vec<u32>,
-}
-
-impl Reference {
-    fn load() -> Self {
-        let buf = std::fs::read(PATH).unwrap_or_else(|e| {
-            panic!("{PATH}: {e}; regenerate it with ci/reference/make_reference.py")
-        });
-        let (_, header) = SafeTensors::read_metadata(&buf)
-            .unwrap_or_else(|e| panic!("{PATH}: not a safetensors file: {e}"));
-        let meta = header
-            .metadata()
-            .clone()
-            .unwrap_or_else(|| panic!("{PATH}: no metadata"));
-        let field = |k: &str| {
-            meta.get(k)
-                .unwrap_or_else(|| panic!("{PATH}: metadata `{k}` missing"))
-                .as_str()
-        };
-        assert_eq!(
-            field("format_version"),
-            FORMAT_VERSION,
-            "{PATH}: format version differs from this test's"
-        );
-        println!(
-            "reference: {} (torch {}, transformers {}, {})",
-            field("generator"),
-            field("torch_version"),
-            field("transformers_version"),
-            field("date")
-        );
-        println!("crosscheck: {}", field("crosscheck"));
-
-        // The stored config is exactly what config.rs writes for tiny().
-        let stored: serde_json::Value =
-            serde_json::from_str(field("config")).expect("metadata `config` is JSON");
-        assert_eq!(
-            stored,
-            LlamaConfig::tiny().to_hf_json(),
-            "{PATH}: config differs from LlamaConfig::tiny().to_hf_json(): regenerate the reference"
-        );
-        let config = LlamaConfig::from_hf_json(field("config")).expect("config parses");
-        let settings: Settings = serde_json::from_str(field("settings"))
-            .unwrap_or_else(|e| panic!("{PATH}: metadata `settings`: {e}"));
-
-        let layout = Layout::new(&config);
-        let names: Vec<String> =
-            serde_json::from_str(field("param_names")).expect("metadata `param_names` is JSON");
-        let mut ours: Vec<&str> = layout.specs().iter().map(|s| s.name.as_str()).collect();
-        let mut theirs: Vec<&str> = names.iter().map(String::as_str).collect();
-        ours.sort_unstable();
-        theirs.sort_unstable();
-        assert_eq!(
-            ours, theirs,
-            "Hugging Face's parameter names differ from ours"
-        );
-        let weights = ParamStore::load(PATH.as_ref(), &layout)
-            .unwrap_or_else(|e| panic!("initial weights: {e}"));
-
-        let st = SafeTensors::deserialize(&buf).expect("safetensors");
-        let mut f32s = HashMap::new();
-        let mut i64s = HashMap::new();
-        for (name, view) in st.tensors() {
-            let bytes = view.data();
-            match view.dtype() {
-                Dtype::F32 => {
-                    let data = bytes
-                        .chunks_exact(4)
-                        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                        .collect();
-                    f32s.insert(name, (view.shape().to_vec(), data));
-                }
-                Dtype::I64 => {
-                    let data: Vec<i64> = bytes
-                        .chunks_exact(8)
-                        .map(|b| i64::from_le_bytes(b.try_into().expect("8 bytes")))
-                        .collect();
-                    i64s.insert(name, (view.shape().to_vec(), data));
-                }
-                d => panic!("{PATH}: tensor `{name}` is {d:?}"),
-            }
-        }
-        let (s, b, t) = (settings.steps, settings.batch, settings.seq);
-        let mut ids = |name: &str| -> Vec<u32> {
-            let (shape, data) = i64s
-                .remove(name)
-                .unwrap_or_else(|| panic!("{PATH}: tensor `{name}` missing"));
-            assert_eq!(shape, [s, b, t], "{PATH}: `{name}` must be (S, B, T)");
-            data.iter()
-                .map(|&x| {
-                    assert!((0..config.vocab_size as i64).contains(&x), "token {x}");
-                    x as u32
-                })
-                .collect()
-        };
-        let tokens = ids("inputs.tokens");
-        let targets = ids("inputs.targets");
-        Self {
-            config,
-            settings,
-            layout,
-            weights,
-            f32s,
-            tokens,
-            targets,
-        }
-    }
-
-    /// The f32 tensor `name`, checked against `shape`.
-    fn get(&self, name: &str, shape: &[usize]) -> &[f32] {
-        let (s, data) = self
-            .f32s
-            .get(name)
-            .unwrap_or_else(|| panic!("{PATH}: tensor `{name}` missing"));
-        assert_eq!(s, shape, "{PATH}: tensor `{name}` has the wrong shape");
-        data
-    }
-
-    /// Tokens and targets of batch `i`, (B, T) each.
-    fn batch(&self, i: usize) -> (&[u32], &[u32]) {
-        let n = self.settings.batch * self.settings.seq;
-        (
-            &self.tokens[i * n..(i + 1) * n],
-            &self.targets[i * n..(i + 1) * n],
-        )
-    }
-
-    fn adamw_params(&self) -> AdamWParams {
-        let s = &self.settings;
-        AdamWParams {
-            lr: s.lr,
-            beta1: s.beta1,
-            beta2: s.beta2,
-            eps: s.eps,
-            weight_decay: s.weight_decay,
-        }
-    }
-}
 
 /// One compared quantity.
 struct Row {
