@@ -529,7 +529,8 @@ fn projected_step(
     g: &[f32],
 ) {
     // Sequential GEMMs (one matrix's arithmetic never depends on the pool)
-    // that leave the AVX state clean for the loops below.
+    // that leave the AVX state clean for the loops below
+    // (docs/numerics.md#avx-upper-state).
     use crate::model::parallel::gemm;
     let (rows, cols) = (pr.rows, pr.cols);
     let g = MatRef::from_row_major_slice(g, rows, cols);
