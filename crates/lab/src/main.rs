@@ -251,9 +251,17 @@ fn train(args: &TrainArgs) -> Result<()> {
         let table = train_table(args)?;
         let keys: Vec<String> = table.keys().cloned().collect();
         TrainConfig::check_known(keys.iter().map(String::as_str))?;
-        let c: TrainConfig = toml::Value::Table(table)
-            .try_into()
-            .context("not a training config")?;
+        let c: TrainConfig = toml::Value::Table(table).try_into().with_context(|| {
+            let from = args
+                .config
+                .as_ref()
+                .map_or(String::new(), |p| format!("{} with ", p.display()));
+            format!(
+                "the training table ({from}--set and the flags) has a value of the wrong \
+                     type; fix the key named below (e.g. --set lr=0.001; the keys and their \
+                     types: llama::session::TrainConfig, or a suite's [train] table in README)"
+            )
+        })?;
         c.check_applies(keys.iter().map(String::as_str))?;
         c
     };

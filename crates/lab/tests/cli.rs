@@ -185,6 +185,11 @@ fn train_refuses_unknown_keys_and_keys_of_another_optimizer() {
     assert!(!ok && err.contains("`plugin`"), "{err}");
     let (ok, _, err) = lab(&["train", "--set", "lr", "--out", out]);
     assert!(!ok && err.contains("KEY=VALUE"), "{err}");
+    let (ok, _, err) = lab(&["train", "--set", "lr=abc", "--out", out]);
+    assert!(
+        !ok && err.contains("`lr`") && err.contains("wrong type"),
+        "{err}"
+    );
     assert!(
         !std::path::Path::new(out).exists(),
         "a refused run wrote nothing"
