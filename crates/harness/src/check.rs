@@ -63,18 +63,9 @@ fn gated_rows(rows: &[Row]) -> BTreeMap<Key, &Row> {
         .collect()
 }
 
-/// Reads a baseline file.
+/// Reads a baseline file, validated on its own ([`crate::baseline`]).
 pub fn read_baseline(path: &Path) -> anyhow::Result<Vec<BaselineEntry>> {
-    let mut r = csv::Reader::from_path(path).with_context(|| {
-        format!(
-            "cannot read baseline {}; create it with `lab check --update`",
-            path.display()
-        )
-    })?;
-    r.deserialize()
-        .enumerate()
-        .map(|(i, e)| e.with_context(|| format!("baseline {}: line {}", path.display(), i + 2)))
-        .collect()
+    Ok(crate::baseline::Baseline::read(path)?.entries)
 }
 
 /// Writes the baseline from a run's rows (only rows that ran).
@@ -127,6 +118,14 @@ pub struct Verdict {
     pub improvements: Vec<Finding>,
     pub checked: usize,
     pub new_rows: Vec<String>,
+}
+
+impl Verdict {
+    /// No failure, and at least one figure compared: a gate that compared
+    /// nothing has held the run to nothing.
+    pub fn passed(&self) -> bool {
+        self.failures.is_empty() && self.checked > 0
+    }
 }
 
 /// Compares a run with the baseline.
@@ -209,7 +208,13 @@ pub fn check(baseline: &[BaselineEntry], rows: &[Row]) -> Verdict {
 /// The verdict as a table a person reads in a CI log.
 pub fn render(v: &Verdict) -> String {
     let mut out = String::new();
-    if v.failures.is_empty() {
+    if v.checked == 0 {
+        let _ = writeln!(
+            out,
+            "accuracy gate: FAIL (compared zero figures: the baseline gates nothing; \
+             regenerate it with `lab check --update`)"
+        );
+    } else if v.failures.is_empty() {
         let _ = writeln!(
             out,
             "accuracy gate: PASS ({} figures within tolerance)",

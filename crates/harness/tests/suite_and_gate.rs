@@ -189,7 +189,11 @@ fn a_run_writes_every_row_and_the_gate_catches_regressions() {
     assert_eq!(n, 6 * 5);
     let baseline = check::read_baseline(&path).unwrap();
     let v = check::check(&baseline, &out.rows);
-    assert!(v.failures.is_empty(), "{}", check::render(&v));
+    assert!(v.passed(), "{}", check::render(&v));
+    // ...and the written baseline passes the gate's own validation.
+    let validated = harness::baseline::Baseline::read(&path).unwrap();
+    validated.check_suite(&suite).unwrap();
+    validated.check_matrices(&out.rows).unwrap();
     // ...and fails on a worse figure, a missing row and a non-finite value.
     let mut worse = out.rows.clone();
     let r = worse
