@@ -68,18 +68,25 @@ pub fn read_baseline(path: &Path) -> anyhow::Result<Vec<BaselineEntry>> {
     Ok(crate::baseline::Baseline::read(path)?.entries)
 }
 
-/// Writes the baseline from a run's rows (only rows that ran).
+/// Writes the baseline from a run's rows (only rows that ran). A figure
+/// that is not finite, or a run with no figure, is an error and leaves the
+/// file as it was: what this writes passes [`crate::baseline::Baseline::read`].
 pub fn write_baseline(path: &Path, rows: &[Row]) -> anyhow::Result<usize> {
-    let mut w =
-        csv::Writer::from_path(path).with_context(|| format!("cannot write {}", path.display()))?;
-    let mut n = 0;
+    let mut entries = Vec::new();
     for ((matrix, method, params, rank), row) in gated_rows(rows) {
         if row.status != Status::Ok {
             continue;
         }
         for (metric, rel_tol, abs_tol) in METRICS {
             if let Some(value) = metric.of(row) {
-                w.serialize(BaselineEntry {
+                anyhow::ensure!(
+                    value.is_finite(),
+                    "cannot baseline {matrix} / {method} / k={rank}: its {metric} is {value}; \
+                     fix the method or drop it from the suite, then rerun `lab check --update` \
+                     ({} left as it was)",
+                    path.display()
+                );
+                entries.push(BaselineEntry {
                     matrix: matrix.clone(),
                     method: method.clone(),
                     params: params.clone(),
@@ -88,13 +95,23 @@ pub fn write_baseline(path: &Path, rows: &[Row]) -> anyhow::Result<usize> {
                     value,
                     rel_tol,
                     abs_tol,
-                })?;
-                n += 1;
+                });
             }
         }
     }
+    anyhow::ensure!(
+        !entries.is_empty(),
+        "no row of the run has a figure to baseline (see the report's summary.md for why); \
+         {} left as it was",
+        path.display()
+    );
+    let mut w =
+        csv::Writer::from_path(path).with_context(|| format!("cannot write {}", path.display()))?;
+    for e in &entries {
+        w.serialize(e)?;
+    }
     w.flush()?;
-    Ok(n)
+    Ok(entries.len())
 }
 
 /// What moved.
