@@ -63,32 +63,30 @@ fn gated_rows(rows: &[Row]) -> BTreeMap<Key, &Row> {
         .collect()
 }
 
-/// Reads a baseline file.
+/// Reads a baseline file, validated on its own ([`crate::baseline`]).
 pub fn read_baseline(path: &Path) -> anyhow::Result<Vec<BaselineEntry>> {
-    let mut r = csv::Reader::from_path(path).with_context(|| {
-        format!(
-            "cannot read baseline {}; create it with `lab check --update`",
-            path.display()
-        )
-    })?;
-    r.deserialize()
-        .enumerate()
-        .map(|(i, e)| e.with_context(|| format!("baseline {}: line {}", path.display(), i + 2)))
-        .collect()
+    Ok(crate::baseline::Baseline::read(path)?.entries)
 }
 
-/// Writes the baseline from a run's rows (only rows that ran).
+/// Writes the baseline from a run's rows (only rows that ran). A figure
+/// that is not finite, or a run with no figure, is an error and leaves the
+/// file as it was: what this writes passes [`crate::baseline::Baseline::read`].
 pub fn write_baseline(path: &Path, rows: &[Row]) -> anyhow::Result<usize> {
-    let mut w =
-        csv::Writer::from_path(path).with_context(|| format!("cannot write {}", path.display()))?;
-    let mut n = 0;
+    let mut entries = Vec::new();
     for ((matrix, method, params, rank), row) in gated_rows(rows) {
         if row.status != Status::Ok {
             continue;
         }
         for (metric, rel_tol, abs_tol) in METRICS {
             if let Some(value) = metric.of(row) {
-                w.serialize(BaselineEntry {
+                anyhow::ensure!(
+                    value.is_finite(),
+                    "cannot baseline {matrix} / {method} / k={rank}: its {metric} is {value}; \
+                     fix the method or drop it from the suite, then rerun `lab check --update` \
+                     ({} left as it was)",
+                    path.display()
+                );
+                entries.push(BaselineEntry {
                     matrix: matrix.clone(),
                     method: method.clone(),
                     params: params.clone(),
@@ -97,13 +95,23 @@ pub fn write_baseline(path: &Path, rows: &[Row]) -> anyhow::Result<usize> {
                     value,
                     rel_tol,
                     abs_tol,
-                })?;
-                n += 1;
+                });
             }
         }
     }
+    anyhow::ensure!(
+        !entries.is_empty(),
+        "no row of the run has a figure to baseline (see the report's summary.md for why); \
+         {} left as it was",
+        path.display()
+    );
+    let mut w =
+        csv::Writer::from_path(path).with_context(|| format!("cannot write {}", path.display()))?;
+    for e in &entries {
+        w.serialize(e)?;
+    }
     w.flush()?;
-    Ok(n)
+    Ok(entries.len())
 }
 
 /// What moved.
@@ -127,6 +135,14 @@ pub struct Verdict {
     pub improvements: Vec<Finding>,
     pub checked: usize,
     pub new_rows: Vec<String>,
+}
+
+impl Verdict {
+    /// No failure, and at least one figure compared: a gate that compared
+    /// nothing has held the run to nothing.
+    pub fn passed(&self) -> bool {
+        self.failures.is_empty() && self.checked > 0
+    }
 }
 
 /// Compares a run with the baseline.
@@ -209,7 +225,13 @@ pub fn check(baseline: &[BaselineEntry], rows: &[Row]) -> Verdict {
 /// The verdict as a table a person reads in a CI log.
 pub fn render(v: &Verdict) -> String {
     let mut out = String::new();
-    if v.failures.is_empty() {
+    if v.checked == 0 {
+        let _ = writeln!(
+            out,
+            "accuracy gate: FAIL (compared zero figures: the baseline gates nothing; \
+             regenerate it with `lab check --update`)"
+        );
+    } else if v.failures.is_empty() {
         let _ = writeln!(
             out,
             "accuracy gate: PASS ({} figures within tolerance)",

@@ -9,9 +9,11 @@
 //! - [`runner`]: runs a suite, measuring time, memory, energy and accuracy,
 //!   and writes each result row as it finishes;
 //! - [`report`]: `results.csv`, `run.json`, `summary.md` and `index.html`;
+//! - [`baseline`]: the gate's baseline, read and validated before it gates;
 //! - [`check`]: the accuracy gate against a committed baseline;
 //! - [`training`]: training runs (`lab train`, a suite's `[[train]]`).
 
+pub mod baseline;
 pub mod check;
 pub mod machine;
 pub mod power;

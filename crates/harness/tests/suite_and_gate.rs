@@ -189,7 +189,11 @@ fn a_run_writes_every_row_and_the_gate_catches_regressions() {
     assert_eq!(n, 6 * 5);
     let baseline = check::read_baseline(&path).unwrap();
     let v = check::check(&baseline, &out.rows);
-    assert!(v.failures.is_empty(), "{}", check::render(&v));
+    assert!(v.passed(), "{}", check::render(&v));
+    // ...and the written baseline passes the gate's own validation.
+    let validated = harness::baseline::Baseline::read(&path).unwrap();
+    validated.check_suite(&suite).unwrap();
+    validated.check_matrices(&out.rows).unwrap();
     // ...and fails on a worse figure, a missing row and a non-finite value.
     let mut worse = out.rows.clone();
     let r = worse
@@ -217,6 +221,17 @@ fn a_run_writes_every_row_and_the_gate_catches_regressions() {
     nan[0].err_spec = Some(f64::NAN);
     let v = check::check(&baseline, &nan);
     assert!(v.failures.iter().any(|f| f.what == "not finite"));
+    // A run with a non-finite figure, or none, writes no baseline and
+    // leaves the old one as it was.
+    let before = std::fs::read_to_string(&path).unwrap();
+    let err = format!("{:#}", check::write_baseline(&path, &nan).unwrap_err());
+    assert!(
+        err.contains("err_spec is NaN") && err.contains("left as it was"),
+        "{err}"
+    );
+    let err = format!("{:#}", check::write_baseline(&path, &[]).unwrap_err());
+    assert!(err.contains("no row of the run has a figure"), "{err}");
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), before);
     // A better figure is not a failure.
     let mut better = out.rows.clone();
     better

@@ -396,6 +396,14 @@ fn dry_run(path: &std::path::Path) -> Result<()> {
 fn run_suite(path: &std::path::Path, out: &std::path::Path) -> Result<harness::runner::RunOutput> {
     let registry = lab::registry()?;
     let suite = harness::suite::Suite::load(path, &registry)?;
+    run_loaded(&suite, &registry, out)
+}
+
+fn run_loaded(
+    suite: &harness::suite::Suite,
+    registry: &subspace::Registry,
+    out: &std::path::Path,
+) -> Result<harness::runner::RunOutput> {
     let jobs = suite.methods.len() * suite.ranks.len() * suite.threads.len();
     eprintln!(
         "suite {}: {} matrix source(s) × {} method(s) × {} rank(s) × {} thread count(s) = {} per matrix",
@@ -411,7 +419,7 @@ fn run_suite(path: &std::path::Path, out: &std::path::Path) -> Result<harness::r
         heap: Some(&HEAP),
         progress: true,
     };
-    let output = harness::runner::run(&suite, &registry, &opts)?;
+    let output = harness::runner::run(suite, registry, &opts)?;
     let failed = output
         .rows
         .iter()
@@ -427,25 +435,33 @@ fn run_suite(path: &std::path::Path, out: &std::path::Path) -> Result<harness::r
     Ok(output)
 }
 
+/// The gate: the baseline is validated against the suite before the suite
+/// runs (`harness::baseline`); `--update` writes a fresh one instead.
 fn check(
     suite: &std::path::Path,
     baseline: &std::path::Path,
     update: bool,
     out: &std::path::Path,
 ) -> Result<()> {
-    let output = run_suite(suite, out)?;
+    let registry = lab::registry()?;
+    let suite = harness::suite::Suite::load(suite, &registry)?;
     if update {
+        let output = run_loaded(&suite, &registry, out)?;
         let n = harness::check::write_baseline(baseline, &output.rows)?;
         eprintln!("wrote {n} figures to {}", baseline.display());
         return Ok(());
     }
-    let entries = harness::check::read_baseline(baseline)?;
-    let verdict = harness::check::check(&entries, &output.rows);
+    let entries = harness::baseline::Baseline::read(baseline)?;
+    entries.check_suite(&suite)?;
+    let output = run_loaded(&suite, &registry, out)?;
+    entries.check_matrices(&output.rows)?;
+    let verdict = harness::check::check(&entries.entries, &output.rows);
     print!("{}", harness::check::render(&verdict));
-    if !verdict.failures.is_empty() {
+    if !verdict.passed() {
         bail!(
-            "accuracy gate failed: {} figure(s) moved (report: {})",
+            "accuracy gate failed: {} figure(s) moved, {} compared (report: {})",
             verdict.failures.len(),
+            verdict.checked,
             output.dir.display()
         );
     }

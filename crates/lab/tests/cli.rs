@@ -195,3 +195,66 @@ fn train_refuses_unknown_keys_and_keys_of_another_optimizer() {
         "a refused run wrote nothing"
     );
 }
+
+/// `lab check` validates its baseline before it runs the suite: a NaN
+/// tolerance fails with the file, the line, the field and the fix, and no
+/// report is written.
+#[test]
+fn check_refuses_a_bad_baseline_before_running_the_suite() {
+    let dir = tempfile::tempdir().unwrap();
+    let suite = dir.path().join("gate.toml");
+    std::fs::write(
+        &suite,
+        "ranks = [2]\n\n[[matrix]]\nsource = \"generated\"\nname = \"m\"\nrows = 30\ncols = 20\n\
+         spectrum = { kind = \"exponential\", rate = 0.3 }\n\n[[method]]\nplugin = \"svd\"\n",
+    )
+    .unwrap();
+    let baseline = dir.path().join("baseline.csv");
+    let reports = dir.path().join("reports");
+    let header = "matrix,method,params,rank,metric,value,rel_tol,abs_tol\n";
+    let good = "m,svd,,2,err_fro,1.0,0.001,1e-6\n";
+    let gate = || {
+        lab(&[
+            "check",
+            suite.to_str().unwrap(),
+            "--baseline",
+            baseline.to_str().unwrap(),
+            "--out",
+            reports.to_str().unwrap(),
+        ])
+    };
+    for (text, needle) in [
+        (
+            format!("{header}{good}{}", good.replace("0.001", "NaN")),
+            "baseline.csv line 3: rel_tol is NaN; write a finite non-negative number, or \
+             regenerate with `lab check --update`",
+        ),
+        (header.to_string(), "baseline.csv has no figures"),
+        (
+            format!("{header}{}", good.replace("svd", "rrf")),
+            "baseline.csv line 2: method `rrf` is not a method of suite",
+        ),
+    ] {
+        std::fs::write(&baseline, &text).unwrap();
+        let (ok, _, err) = gate();
+        assert!(!ok, "a bad baseline passed:\n{text}");
+        assert!(err.contains(needle), "`{needle}` not in: {err}");
+        assert!(
+            !reports.exists(),
+            "the suite ran before the baseline was read"
+        );
+    }
+    // `--update` writes a baseline that the gate then accepts.
+    let (ok, _, err) = lab(&[
+        "check",
+        suite.to_str().unwrap(),
+        "--baseline",
+        baseline.to_str().unwrap(),
+        "--out",
+        reports.to_str().unwrap(),
+        "--update",
+    ]);
+    assert!(ok, "{err}");
+    let (ok, out, err) = gate();
+    assert!(ok && out.contains("accuracy gate: PASS"), "{out}{err}");
+}
