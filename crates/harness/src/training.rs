@@ -1,7 +1,9 @@
 //! Training runs, for `lab train` and a suite's `[[train]]` entries: a
 //! [`llama::session::Session`] with a progress bar (tokens/s, loss, ETA).
+//! A run never clobbers another: [`new_run_dir`] names a new directory per
+//! run, and the session refuses an out dir holding a run unless resuming.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use llama::session::{Session, StepRow, TrainConfig, TrainSummary};
@@ -62,6 +64,45 @@ fn run(
     });
     bar.finish_and_clear();
     Ok(summary?)
+}
+
+/// A directory for a new run under `root`, never an existing one:
+/// `<root>/<label>-<timestamp>` (UTC, as a suite report's), `-2`, `-3`, …
+/// on a clash; a character of `label` outside `[A-Za-z0-9._=,-]` becomes `_`.
+pub fn new_run_dir(root: &Path, label: &str) -> PathBuf {
+    let label: String = label
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._=,-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    let stamp: String = now.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
+    let mut dir = root.join(format!("{label}-{stamp}"));
+    let mut n = 2;
+    while dir.exists() {
+        dir = root.join(format!("{label}-{stamp}-{n}"));
+        n += 1;
+    }
+    dir
+}
+
+/// The run dir holding `checkpoint` (`<run>/checkpoints/step-N`), where a
+/// resumed run writes by default.
+pub fn run_dir_of(checkpoint: &Path) -> anyhow::Result<PathBuf> {
+    let parent = checkpoint.parent().filter(|p| p.ends_with("checkpoints"));
+    match parent.and_then(Path::parent) {
+        Some(run) if run.as_os_str().is_empty() => Ok(PathBuf::from(".")),
+        Some(run) => Ok(run.to_path_buf()),
+        None => anyhow::bail!(
+            "{} is not a <run>/checkpoints/step-N directory; name the run dir to write with --out",
+            checkpoint.display()
+        ),
+    }
 }
 
 fn bar(enabled: bool, len: u64, label: &str) -> indicatif::ProgressBar {

@@ -1,6 +1,6 @@
 //! `lab`: list, run and check subspace-method suites.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, bail};
 use clap::{Parser, Subcommand};
@@ -95,9 +95,11 @@ struct TrainArgs {
     /// flags below). The keys are those of a suite's [train] table.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     set: Vec<String>,
-    /// Output directory.
-    #[arg(long, default_value = "reports/train")]
-    out: PathBuf,
+    /// Output directory; one that holds a run is refused unless --resume.
+    /// Default: a new reports/train/<label>-<timestamp>/, or with --resume
+    /// the run dir that holds the checkpoint.
+    #[arg(long)]
+    out: Option<PathBuf>,
     /// Resume from a checkpoint directory (…/checkpoints/step-N); its saved
     /// config is used and the other options are ignored.
     #[arg(long)]
@@ -265,7 +267,12 @@ fn train(args: &TrainArgs) -> Result<()> {
         c.check_applies(keys.iter().map(String::as_str))?;
         c
     };
-    let summary = harness::training::train(c, &registry, &args.out, args.resume.as_deref(), true)?;
+    let out = match (&args.out, &args.resume) {
+        (Some(out), _) => out.clone(),
+        (None, Some(checkpoint)) => harness::training::run_dir_of(checkpoint)?,
+        (None, None) => harness::training::new_run_dir(Path::new("reports/train"), &c.label()),
+    };
+    let summary = harness::training::train(c, &registry, &out, args.resume.as_deref(), true)?;
     let m = &summary.memory;
     let mb = |b: usize| b as f64 / 1e6;
     eprintln!(
@@ -298,7 +305,7 @@ fn train(args: &TrainArgs) -> Result<()> {
         mb(m.paper_bf16_weights_bytes),
         mb(m.paper_bf16_state_bytes)
     );
-    println!("{}", args.out.display());
+    println!("{}", out.display());
     Ok(())
 }
 

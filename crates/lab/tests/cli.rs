@@ -258,3 +258,92 @@ fn check_refuses_a_bad_baseline_before_running_the_suite() {
     let (ok, out, err) = gate();
     assert!(ok && out.contains("accuracy gate: PASS"), "{out}{err}");
 }
+
+/// Runs never clobber: `lab train --out DIR` onto a run is refused naming
+/// the dir and `--resume`, leaving it untouched; `--resume` without --out
+/// writes into the checkpoint's run dir, its training.csv cut back to the
+/// checkpoint; the default --out is a new dir per run.
+#[test]
+fn train_never_clobbers_a_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let o = out.to_str().unwrap();
+    let common = [
+        "train",
+        "--preset",
+        "tiny",
+        "--optimizer",
+        "adamw",
+        "--steps",
+        "3",
+        "--threads",
+        "1",
+        "--set",
+        "batch_size=1",
+        "--set",
+        "seq_len=16",
+        "--set",
+        "checkpoint_every=1",
+    ];
+    let with = |extra: &[&str]| {
+        let mut args = common.to_vec();
+        args.extend_from_slice(extra);
+        Command::new(env!("CARGO_BIN_EXE_lab"))
+            .args(&args)
+            .current_dir(dir.path())
+            .output()
+            .expect("run lab")
+    };
+    let first = with(&["--out", o]);
+    assert!(first.status.success(), "{first:?}");
+    let csv = std::fs::read_to_string(out.join("training.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 1 + 3);
+
+    let again = with(&["--out", o]);
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert!(!again.status.success(), "a second run clobbered the first");
+    assert!(
+        err.contains(&format!("{o}: already holds a run (training.csv)"))
+            && err.contains("--resume"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("training.csv")).unwrap(),
+        csv
+    );
+
+    let resume = out.join("checkpoints/step-1");
+    let resumed = Command::new(env!("CARGO_BIN_EXE_lab"))
+        .args([
+            "train",
+            "--threads",
+            "1",
+            "--resume",
+            resume.to_str().unwrap(),
+        ])
+        .output()
+        .expect("run lab");
+    assert!(resumed.status.success(), "{resumed:?}");
+    assert_eq!(String::from_utf8_lossy(&resumed.stdout).trim(), o);
+    let after = std::fs::read_to_string(out.join("training.csv")).unwrap();
+    let untimed = |text: &str| -> Vec<String> {
+        text.lines()
+            .map(|l| l.split(',').take(7).collect::<Vec<_>>().join(","))
+            .collect()
+    };
+    assert_eq!(untimed(&after), untimed(&csv), "rows doubled or lost");
+
+    // Two runs with the default --out land in two new dirs.
+    let a = with(&[]);
+    let b = with(&[]);
+    assert!(a.status.success() && b.status.success(), "{a:?}{b:?}");
+    let (a, b) = (
+        String::from_utf8_lossy(&a.stdout).trim().to_string(),
+        String::from_utf8_lossy(&b.stdout).trim().to_string(),
+    );
+    assert_ne!(a, b);
+    for d in [&a, &b] {
+        assert!(d.starts_with("reports/train/adamw"), "{d}");
+        assert!(dir.path().join(d).join("training.csv").is_file(), "{d}");
+    }
+}

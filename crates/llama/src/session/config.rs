@@ -72,6 +72,10 @@ pub struct TrainConfig {
     pub checkpoint_every: usize,
     /// Write a checkpoint after the last step.
     pub checkpoint_at_end: bool,
+    /// Checkpoints kept on disk: after a checkpoint is complete, the step
+    /// dirs before the newest this many are removed, except the final one
+    /// (step = `steps`). 0 keeps every checkpoint. Default: 3.
+    pub keep_checkpoints: usize,
     /// The corpus (text, JSON lines, gzipped or not, or u16 tokens);
     /// default: the shipped corpus (data/README.md).
     pub corpus: Option<PathBuf>,
@@ -114,6 +118,7 @@ impl Default for TrainConfig {
             eval_batches: 4,
             checkpoint_every: 0,
             checkpoint_at_end: false,
+            keep_checkpoints: 3,
             corpus: None,
             tokenizer: None,
             activation_checkpointing: false,

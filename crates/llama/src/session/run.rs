@@ -13,6 +13,7 @@ use std::time::Instant;
 
 use subspace::Registry;
 
+use super::checkpoint::{refuse_existing_run, remove_partials, truncate_csv};
 use super::config::TrainConfig;
 use super::errors::{TrainError, io};
 use super::memory::{peak_rss, reset_peak_rss};
@@ -54,8 +55,10 @@ pub struct Session {
 
 impl Session {
     /// Validates `config`, loads the corpus, initialises the weights and the
-    /// optimizer, and opens `<out>/training.csv` (a new file).
+    /// optimizer, and opens `<out>/training.csv` (a new file). An `out`
+    /// that already holds a run is refused, naming it and the fix.
     pub fn new(config: TrainConfig, registry: &Registry, out: &Path) -> Result<Self, TrainError> {
+        refuse_existing_run(out)?;
         Self::start(config, registry, Some(out))
     }
 
@@ -118,7 +121,13 @@ impl Session {
             }
         }
         let csv = match out {
-            Some(out) => Some(open_csv(out, resumed.is_some())?),
+            Some(out) => {
+                remove_partials(out)?;
+                if let Some(p) = resumed {
+                    truncate_csv(out, p.next_step)?;
+                }
+                Some(open_csv(out, resumed.is_some())?)
+            }
             None => None,
         };
         let progress = resumed.unwrap_or_default();
@@ -329,7 +338,7 @@ impl Session {
 }
 
 /// `<out>/training.csv`: a new file, or appended to (no second header) when
-/// resuming into a directory that has one.
+/// resuming into a directory that has one (cut back by [`truncate_csv`]).
 fn open_csv(out: &Path, append: bool) -> Result<csv::Writer<File>, TrainError> {
     std::fs::create_dir_all(out).map_err(io(out))?;
     let csv_path = out.join("training.csv");
