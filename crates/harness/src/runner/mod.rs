@@ -188,8 +188,13 @@ fn measure_all(
             bar.set_message(m.name.clone());
             // The reference and the figures use every core: they are not
             // measured, and agree across thread counts to f64 roundoff.
-            let reference = ReferenceSvd::new(m.input(), Par::rayon(0))
-                .map_err(|e| anyhow::anyhow!("reference SVD of {}: {e}", m.name))?;
+            let reference = ReferenceSvd::new(m.input(), Par::rayon(0)).map_err(|e| {
+                anyhow::anyhow!(
+                    "reference SVD of {}: {}",
+                    m.name,
+                    measure::explain(&e, m.input())
+                )
+            })?;
             for method in &methods {
                 for &rank in &suite.ranks {
                     for lane in lanes {
