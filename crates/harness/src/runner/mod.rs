@@ -105,13 +105,23 @@ pub fn run(suite: &Suite, registry: &Registry, opts: &RunOptions<'_>) -> anyhow:
                 reason: format!("{e:#}"),
                 unfinished: done.unfinished(suite),
             };
-            let dir = writer.fail(&stopped.reason)?;
-            let rows = &done.rows;
-            report::write_summary(&dir, suite, &header, rows, &done.trainings, Some(&stopped))?;
-            Err(e.context(format!(
-                "the run stopped early; its report {} records what finished (run.json, summary.md)",
-                dir.display()
-            )))
+            let dir = writer.dir().to_path_buf();
+            // The run's own error comes first; a failure to close is added to it.
+            let closed = writer.fail(&stopped.reason).and_then(|dir| {
+                let rows = &done.rows;
+                report::write_summary(&dir, suite, &header, rows, &done.trainings, Some(&stopped))
+            });
+            Err(match closed {
+                Ok(()) => e.context(format!(
+                    "the run stopped early; its report {} records what finished (run.json, \
+                     summary.md)",
+                    dir.display()
+                )),
+                Err(close) => e.context(format!(
+                    "the run stopped early, and its report {} could not be closed ({close:#})",
+                    dir.display()
+                )),
+            })
         }
     }
 }
