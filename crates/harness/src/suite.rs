@@ -191,6 +191,10 @@ pub enum MatrixJob {
     File {
         path: PathBuf,
         tensors: Option<String>,
+        /// Named exactly in the suite (its `path` has no glob): a file that
+        /// yields no matrix, or a non-2-D `.npy`, is then an error row
+        /// rather than a note.
+        explicit: bool,
     },
     /// The gradients recorded by this suite's training runs (resolved after
     /// they ran).
@@ -280,6 +284,20 @@ impl Suite {
 
         let mut methods = Vec::new();
         for (i, spec) in file.methods.iter().enumerate() {
+            // An empty array sweeps over nothing: the entry would add no method.
+            if let Some((key, _)) = spec
+                .params
+                .iter()
+                .find(|(_, v)| v.as_array().is_some_and(|a| a.is_empty()))
+            {
+                return Err(invalid(format!(
+                    "[[method]] #{} (plugin = {:?}): params.{key} = [] sweeps over no value, so \
+                     this entry would measure nothing; give at least one value (e.g. \
+                     {key} = [1]) or leave {key} out for the plugin's default",
+                    i + 1,
+                    spec.plugin
+                )));
+            }
             for (label, params) in expand_sweep(spec) {
                 registry.build(&spec.plugin, &params).map_err(|e| {
                     invalid(format!(
@@ -358,10 +376,12 @@ impl Suite {
                             cwd.display()
                         )));
                     }
+                    let explicit = !pattern.contains(['*', '?', '[']);
                     for p in paths {
                         matrices.push(MatrixJob::File {
                             path: p,
                             tensors: tensors.clone(),
+                            explicit,
                         });
                     }
                 }

@@ -63,7 +63,11 @@ fn missing_files_and_unknown_types_name_the_file() {
     let missing = dir.path().join("nope.safetensors");
     let err = load(missing.to_str().unwrap(), &Tensors::All).unwrap_err();
     assert!(matches!(err, SourceError::Io { .. }), "{err}");
-    assert!(names_file(&err, &missing).contains("check that the path exists"));
+    let text = names_file(&err, &missing);
+    assert!(text.contains("check the path"), "{text}");
+    // The cause is said once, whether printed alone or as an anyhow chain.
+    let chain = format!("{:#}", anyhow::Error::new(err));
+    assert_eq!(chain.matches("No such file").count(), 1, "{chain}");
 
     let pt = dir.path().join("grads.pt");
     std::fs::write(&pt, b"PK").unwrap();

@@ -477,3 +477,21 @@ fn default_corpus_loads_with_the_stated_size() {
     assert_eq!(batches.train_tokens().len(), 2_395_138);
     assert_eq!(batches.held_out_tokens().len(), 266_126);
 }
+
+/// The advice names a fix a user can apply: the extension (the format and
+/// gzip are not settable from `lab` or a suite), never an option that is not there.
+#[test]
+fn format_and_gzip_errors_advise_fixes_that_exist() {
+    let dir = tempfile::tempdir().unwrap();
+    let odd_name = write(dir.path(), "corpus.dat", TEXT.as_bytes());
+    let msg = load(&odd_name).unwrap_err().to_string();
+    assert!(msg.contains("name it .txt, .jsonl or .u16/.bin"), "{msg}");
+    assert!(!msg.contains("explicitly"), "{msg}");
+
+    let fake_gz = write(dir.path(), "c.txt.gz", TEXT.as_bytes());
+    let err = load(&fake_gz).unwrap_err();
+    assert!(matches!(err, DataError::Gzip { .. }), "{err}");
+    let msg = err.to_string();
+    assert!(msg.contains("rename it without the .gz extension"), "{msg}");
+    assert!(!msg.contains("gzip off"), "{msg}");
+}

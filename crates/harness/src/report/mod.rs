@@ -5,8 +5,11 @@
 //!   interrupted run keeps every finished row;
 //! - `spectra.csv`: the singular values of every matrix (from the reference SVD);
 //! - `run.json`: the machine, versions, seed, suite hash, GEMM rates, energy
-//!   meter and the raw timing samples (written at the start, rewritten at the end);
-//! - `summary.md`: the tables a person reads first;
+//!   meter and the raw timing samples (written at the start with status
+//!   "running", rewritten at the end: "complete", or "failed: <reason>" when
+//!   the run stopped early);
+//! - `summary.md`: the tables a person reads first; a run that stopped early
+//!   still writes it, ending with what finished and what did not ([`Stopped`]);
 //! - `index.html`: one self-contained page of SVG plots ([`html`]).
 
 mod html;
@@ -14,7 +17,7 @@ mod summary;
 pub mod training;
 
 pub use html::write_html;
-pub use summary::write_summary;
+pub use summary::{Stopped, write_summary};
 
 use std::fs::File;
 use std::io::Write;
@@ -39,7 +42,8 @@ pub struct ReportWriter {
 /// `run.json`.
 #[derive(Debug, Serialize)]
 struct RunRecord {
-    status: &'static str,
+    /// "running", "complete", or "failed: <reason>".
+    status: String,
     started: String,
     finished: Option<String>,
     suite: SuiteRecord,
@@ -101,7 +105,7 @@ impl ReportWriter {
         let mut spectra = open("spectra.csv")?;
         spectra.write_record(["matrix", "j", "sigma"])?;
         let record = RunRecord {
-            status: "running",
+            status: "running".into(),
             started: now,
             finished: None,
             suite: SuiteRecord {
@@ -159,8 +163,18 @@ impl ReportWriter {
     }
 
     /// Rewrites `run.json` as complete; returns the directory.
-    pub fn finish(mut self) -> anyhow::Result<PathBuf> {
-        self.record.status = "complete";
+    pub fn finish(self) -> anyhow::Result<PathBuf> {
+        self.close("complete".into())
+    }
+
+    /// Rewrites `run.json` as "failed: <reason>" (a run that stopped early);
+    /// returns the directory. The rows already written stay.
+    pub fn fail(self, reason: &str) -> anyhow::Result<PathBuf> {
+        self.close(format!("failed: {reason}"))
+    }
+
+    fn close(mut self, status: String) -> anyhow::Result<PathBuf> {
+        self.record.status = status;
         self.record.finished =
             Some(humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string());
         self.write_record()?;

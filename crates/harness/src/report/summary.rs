@@ -10,19 +10,76 @@ use crate::suite::Suite;
 /// The accuracy levels of the "best method" table (err_fro at most).
 pub const LEVELS: [f64; 4] = [1.001, 1.01, 1.05, 1.2];
 
-/// Writes `summary.md` into `dir`.
+/// Why a run stopped before its end, and what it had not reached.
+#[derive(Debug, Clone, Default)]
+pub struct Stopped {
+    /// The error that stopped the run.
+    pub reason: String,
+    /// The parts it had not finished (training runs, matrix sources), each
+    /// named as the suite names it.
+    pub unfinished: Vec<String>,
+}
+
+/// Writes `summary.md` into `dir`; `stopped` (a run that stopped early)
+/// opens it with the reason and ends it with what finished and what did not.
 pub fn write_summary(
     dir: &Path,
     suite: &Suite,
     header: &str,
     rows: &[Row],
     trainings: &[TrainOutcome],
+    stopped: Option<&Stopped>,
 ) -> anyhow::Result<()> {
-    std::fs::write(
-        dir.join("summary.md"),
-        render(suite, header, rows, trainings),
-    )?;
+    let mut text = render(suite, header, rows, trainings);
+    if let Some(s) = stopped {
+        text = text.replacen(
+            &format!("{header}\n"),
+            &format!(
+                "{header}\n\n**This run stopped early**: {}. The tables below hold only what \
+                 finished; see \"Stopped early\" at the end.\n",
+                s.reason
+            ),
+            1,
+        );
+        text.push_str(&stopped_section(s, rows, trainings));
+    }
+    std::fs::write(dir.join("summary.md"), text)?;
     Ok(())
+}
+
+/// The "Stopped early" section: the reason, what finished, what did not.
+fn stopped_section(s: &Stopped, rows: &[Row], trainings: &[TrainOutcome]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "\n## Stopped early\n");
+    let _ = writeln!(out, "Reason: {}\n", s.reason.replace('\n', " "));
+    let _ = writeln!(out, "Finished:\n");
+    let mut any = false;
+    for t in trainings {
+        any = true;
+        let _ = writeln!(out, "- training {}/{}: {}", t.stage, t.label, t.status);
+    }
+    let mut matrices: Vec<&str> = Vec::new();
+    for r in rows {
+        if !matrices.contains(&r.matrix.as_str()) {
+            matrices.push(&r.matrix);
+        }
+    }
+    for m in &matrices {
+        any = true;
+        let n = rows.iter().filter(|r| r.matrix == *m).count();
+        let _ = writeln!(out, "- matrix {m}: {n} row(s) in results.csv");
+    }
+    if !any {
+        let _ = writeln!(out, "- nothing");
+    }
+    let _ = writeln!(out, "\nNot finished (stopped by the reason above):\n");
+    if s.unfinished.is_empty() {
+        let _ = writeln!(out, "- nothing left");
+    }
+    for u in &s.unfinished {
+        let _ = writeln!(out, "- {u}");
+    }
+    out
 }
 
 fn ms(s: Option<f64>) -> String {

@@ -67,14 +67,18 @@ pub fn load(src: &Source, side: Side) -> Result<Vec<Loaded>, String> {
             Ok(vec![pick(name.clone(), "generated".into(), a, None)])
         }
         MatrixJob::Recorded { .. } => Err("recorded gradients resolve after training".into()),
-        MatrixJob::File { path, tensors } => {
+        MatrixJob::File {
+            path,
+            tensors,
+            explicit,
+        } => {
             let step = match &src.recorded_by {
                 Some(_) => Some(recorded_step(path)?),
                 None => None,
             };
             let tensors =
                 Tensors::parse(tensors.as_deref().unwrap_or("")).map_err(|e| e.to_string())?;
-            let loaded = source::load_file(path, &tensors, false).map_err(|e| e.to_string())?;
+            let loaded = source::load_file(path, &tensors, *explicit).map_err(|e| e.to_string())?;
             for note in &loaded.notes {
                 eprintln!("note: {note}");
             }

@@ -13,10 +13,10 @@
 
 use std::time::Instant;
 
-use faer::Par;
+use faer::{MatRef, Par};
 use subspace::metrics::{self, Accuracy};
 use subspace::reference::ReferenceSvd;
-use subspace::{Context, SubspaceMethod};
+use subspace::{Context, SubspaceError, SubspaceMethod};
 
 use crate::power::Meter;
 use crate::suite::Suite;
@@ -99,7 +99,7 @@ pub fn measure(case: &Case<'_>, meter: &mut Meter) -> Row {
     let result = lane.pool.install(|| -> Result<Measured, String> {
         // At least one untimed call (first calls size caches and buffers).
         for _ in 0..suite.warmup.max(1) {
-            call(method).map_err(|e| e.to_string())?;
+            call(method).map_err(|e| explain(&e, a))?;
         }
         // The heap peak is that of the first timed call.
         let mut samples = Vec::with_capacity(suite.repeats);
@@ -110,7 +110,7 @@ pub fn measure(case: &Case<'_>, meter: &mut Meter) -> Row {
                 heap.inspect(|h| h.reset());
             }
             let start = Instant::now();
-            let basis = call(method).map_err(|e| e.to_string())?;
+            let basis = call(method).map_err(|e| explain(&e, a))?;
             samples.push(start.elapsed().as_secs_f64());
             if i == 0 {
                 peak = heap.map(|h| h.peak_bytes());
@@ -224,6 +224,32 @@ fn energy_pass(
     Ok((joules, seconds, calls, meters))
 }
 
+/// A failed call's reason; a numerical failure on a matrix whose entries are
+/// large enough that ‖A‖_F² overflows f32 (largest |a_ij|² · m · n above
+/// f32::MAX) says so and how to fix it.
+pub(super) fn explain(e: &SubspaceError, a: MatRef<'_, f32>) -> String {
+    let numerical = matches!(
+        e,
+        SubspaceError::NoConvergence { .. } | SubspaceError::Kernel { .. }
+    );
+    if !numerical {
+        return e.to_string();
+    }
+    let largest = (0..a.ncols())
+        .flat_map(|j| (0..a.nrows()).map(move |i| a[(i, j)].abs()))
+        .fold(0.0f32, f32::max);
+    let entries = (a.nrows() * a.ncols()).max(1) as f64;
+    if (largest as f64).powi(2) * entries <= f32::MAX as f64 {
+        return e.to_string();
+    }
+    format!(
+        "{e}; the matrix's largest entry is {largest:e}, so sums of squares overflow f32 \
+         (at most {:e}): the failure may be an overflow; scale the matrix (e.g. divide it by \
+         its largest |entry|, which leaves its singular vectors unchanged) and run it again",
+        f32::MAX
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -263,6 +289,25 @@ mod tests {
         assert_eq!(calls, n);
         assert!(seconds >= ENERGY_MIN_SECONDS, "{seconds}");
         assert_eq!((joules, meters.as_str()), (2.0, "fake"));
+    }
+
+    #[test]
+    fn no_convergence_on_huge_entries_mentions_overflow_and_scaling() {
+        let e = SubspaceError::NoConvergence {
+            iterations: 7,
+            residual: f64::INFINITY,
+        };
+        let huge = faer::Mat::<f32>::from_fn(3, 2, |i, j| (i + j) as f32 * 1e37);
+        let msg = explain(&e, huge.as_ref());
+        assert!(
+            msg.starts_with("no convergence after 7 iterations") && msg.contains("overflow"),
+            "{msg}"
+        );
+        assert!(msg.contains("scale the matrix"), "{msg}");
+        let small = faer::Mat::<f32>::from_fn(3, 2, |i, j| (i + j) as f32);
+        assert_eq!(explain(&e, small.as_ref()), e.to_string());
+        let misuse = SubspaceError::ZeroRank { m: 3, n: 2 };
+        assert_eq!(explain(&misuse, huge.as_ref()), misuse.to_string());
     }
 
     #[test]

@@ -67,7 +67,9 @@ pub struct RunOutput {
 }
 
 /// Runs `suite`, writing its report; rows already written survive an
-/// interruption.
+/// interruption. A run that stops on an error still closes its report:
+/// `run.json` says "failed: <reason>" and `summary.md` lists what finished
+/// and what did not; the error is returned naming the report.
 pub fn run(suite: &Suite, registry: &Registry, opts: &RunOptions<'_>) -> anyhow::Result<RunOutput> {
     let threads_max = suite.threads.iter().copied().max().unwrap_or(1);
     let machine = Machine::probe(threads_max);
@@ -76,24 +78,118 @@ pub fn run(suite: &Suite, registry: &Registry, opts: &RunOptions<'_>) -> anyhow:
     let gemm_rates: Vec<(usize, f64)> = lanes.iter().map(|l| (l.threads, l.gemm_gflops)).collect();
     let mut writer = ReportWriter::create(&opts.root, suite, &machine, &meter, &gemm_rates)?;
 
-    let trainings = train::run_trainings(suite, registry, writer.dir(), &mut meter, opts)?;
-    let sources = plan::sources(&suite.matrices, &trainings);
+    let mut done = Done::default();
+    let result = measure_all(
+        suite,
+        registry,
+        opts,
+        &lanes,
+        &mut writer,
+        &mut meter,
+        &mut done,
+    );
+    let header = report::run_header(writer.dir(), suite, &machine, &meter);
+    match result {
+        Ok(()) => {
+            let dir = writer.finish()?;
+            report::write_summary(&dir, suite, &header, &done.rows, &done.trainings, None)?;
+            report::write_html(&dir, suite, &header, &done.rows, &done.trainings)?;
+            Ok(RunOutput {
+                dir,
+                rows: done.rows,
+                trainings: done.trainings,
+            })
+        }
+        Err(e) => {
+            let stopped = report::Stopped {
+                reason: format!("{e:#}"),
+                unfinished: done.unfinished(suite),
+            };
+            let dir = writer.dir().to_path_buf();
+            // The run's own error comes first; a failure to close is added to it.
+            let closed = writer.fail(&stopped.reason).and_then(|dir| {
+                let rows = &done.rows;
+                report::write_summary(&dir, suite, &header, rows, &done.trainings, Some(&stopped))
+            });
+            Err(match closed {
+                Ok(()) => e.context(format!(
+                    "the run stopped early; its report {} records what finished (run.json, \
+                     summary.md)",
+                    dir.display()
+                )),
+                Err(close) => e.context(format!(
+                    "the run stopped early, and its report {} could not be closed ({close:#})",
+                    dir.display()
+                )),
+            })
+        }
+    }
+}
+
+/// What a run has finished so far.
+#[derive(Default)]
+struct Done {
+    rows: Vec<Row>,
+    trainings: Vec<TrainOutcome>,
+    /// The names of the matrix sources (set once training is over).
+    sources: Option<Vec<String>>,
+    /// How many of `sources` were measured to the end.
+    sources_finished: usize,
+}
+
+impl Done {
+    /// The parts of `suite` not finished, as a person names them.
+    fn unfinished(&self, suite: &Suite) -> Vec<String> {
+        let mut out = Vec::new();
+        match &self.sources {
+            None => {
+                for job in suite.trainings.iter().skip(self.trainings.len()) {
+                    out.push(format!("training {}", job.id()));
+                }
+                for job in &suite.matrices {
+                    out.push(format!("matrix {}", load::job_name(job)));
+                }
+            }
+            Some(sources) => {
+                for name in sources.iter().skip(self.sources_finished) {
+                    out.push(format!("matrix {name}"));
+                }
+            }
+        }
+        out
+    }
+}
+
+/// The body of [`run`]: training, then every row, recording progress in `done`.
+fn measure_all(
+    suite: &Suite,
+    registry: &Registry,
+    opts: &RunOptions<'_>,
+    lanes: &[calibrate::Lane],
+    writer: &mut ReportWriter,
+    meter: &mut power::Meter,
+    done: &mut Done,
+) -> anyhow::Result<()> {
+    let dir = writer.dir().to_path_buf();
+    train::run_trainings(suite, registry, &dir, meter, opts, &mut done.trainings)?;
+    let sources = plan::sources(&suite.matrices, &done.trainings);
+    done.sources = Some(sources.iter().map(|s| load::job_name(&s.job)).collect());
     let methods = plan::methods(suite, registry);
 
     let bar = progress_bar(opts.progress);
     let per_matrix = (methods.len() * suite.ranks.len() * lanes.len()) as u64;
     bar.set_length(per_matrix * sources.len() as u64);
 
-    let mut rows = Vec::new();
-    for src in &sources {
+    for (i, src) in sources.iter().enumerate() {
         let loaded = match load::load(src, suite.side) {
             Ok(l) => l,
             Err(message) => {
                 let row = Row::new(suite, load::job_name(&src.job), load::job_source(&src.job))
                     .with_status(Status::Error, message);
                 writer.row(&row)?;
-                rows.push(row);
+                done.rows.push(row);
                 bar.inc(per_matrix);
+                done.sources_finished = i + 1;
                 continue;
             }
         };
@@ -102,11 +198,16 @@ pub fn run(suite: &Suite, registry: &Registry, opts: &RunOptions<'_>) -> anyhow:
             bar.set_message(m.name.clone());
             // The reference and the figures use every core: they are not
             // measured, and agree across thread counts to f64 roundoff.
-            let reference = ReferenceSvd::new(m.input(), Par::rayon(0))
-                .map_err(|e| anyhow::anyhow!("reference SVD of {}: {e}", m.name))?;
+            let reference = ReferenceSvd::new(m.input(), Par::rayon(0)).map_err(|e| {
+                anyhow::anyhow!(
+                    "reference SVD of {}: {}",
+                    m.name,
+                    measure::explain(&e, m.input())
+                )
+            })?;
             for method in &methods {
                 for &rank in &suite.ranks {
-                    for lane in &lanes {
+                    for lane in lanes {
                         let case = measure::Case {
                             suite,
                             matrix: &m,
@@ -116,26 +217,19 @@ pub fn run(suite: &Suite, registry: &Registry, opts: &RunOptions<'_>) -> anyhow:
                             lane,
                             heap: opts.heap,
                         };
-                        let row = measure::measure(&case, &mut meter);
+                        let row = measure::measure(&case, meter);
                         writer.row(&row)?;
-                        rows.push(row);
+                        done.rows.push(row);
                         bar.inc(1);
                     }
                 }
             }
             writer.spectrum(&m.name, reference.singular_values())?;
         }
+        done.sources_finished = i + 1;
     }
     bar.finish_and_clear();
-    let dir = writer.finish()?;
-    let header = report::run_header(&dir, suite, &machine, &meter);
-    report::write_summary(&dir, suite, &header, &rows, &trainings)?;
-    report::write_html(&dir, suite, &header, &rows, &trainings)?;
-    Ok(RunOutput {
-        dir,
-        rows,
-        trainings,
-    })
+    Ok(())
 }
 
 fn progress_bar(enabled: bool) -> indicatif::ProgressBar {

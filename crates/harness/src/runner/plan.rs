@@ -66,6 +66,7 @@ pub fn sources(matrices: &[MatrixJob], trainings: &[TrainOutcome]) -> Vec<Source
                             job: MatrixJob::File {
                                 path: path.clone(),
                                 tensors: tensors.clone(),
+                                explicit: false,
                             },
                             recorded_by: Some(RecordedBy {
                                 stage: t.stage.clone(),

@@ -52,17 +52,19 @@ fn dir_name(label: &str) -> String {
         .to_string()
 }
 
-/// Runs every training job of `suite` (see the module doc).
+/// Runs every training job of `suite` (see the module doc), appending each
+/// outcome to `outcomes` as it finishes (so a caller whose run stops on an
+/// error still knows which finished).
 pub fn run_trainings(
     suite: &Suite,
     registry: &Registry,
     dir: &Path,
     meter: &mut Meter,
     opts: &RunOptions<'_>,
-) -> anyhow::Result<Vec<TrainOutcome>> {
-    let mut outcomes = Vec::new();
+    outcomes: &mut Vec<TrainOutcome>,
+) -> anyhow::Result<()> {
     if suite.trainings.is_empty() {
-        return Ok(outcomes);
+        return Ok(());
     }
     let csv_path = dir.join("training.csv");
     let mut csv = csv::Writer::from_path(&csv_path)
@@ -144,8 +146,8 @@ pub fn run_trainings(
             .with_context(|| format!("cannot write {}", csv_path.display()))?;
         outcomes.push(outcome);
         let json = dir.join("training.json");
-        std::fs::write(&json, serde_json::to_string_pretty(&outcomes)?)
+        std::fs::write(&json, serde_json::to_string_pretty(&*outcomes)?)
             .with_context(|| format!("cannot write {}", json.display()))?;
     }
-    Ok(outcomes)
+    Ok(())
 }

@@ -16,11 +16,12 @@ pub const SUPPORTED_DTYPES: &str = "F32, F64, F16, BF16 (safetensors); float32, 
 #[derive(Debug, Error)]
 pub enum SourceError {
     /// The file could not be opened or read.
-    #[error("cannot read {}: {source}; check that the path exists and is readable", path.display())]
+    /// (The cause is part of the message and not an error `source`, so a
+    /// chain printed with `{:#}` names it once.)
+    #[error("cannot read {}: {cause}; {}", path.display(), io_fix(cause))]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// A pattern is not a valid glob.
     #[error(
@@ -68,7 +69,7 @@ pub enum SourceError {
     /// A tensor named explicitly is not 2-D.
     #[error(
         "{}: tensor `{tensor}` has shape {shape:?}, but a matrix (2-D tensor) is expected; \
-         name a 2-D tensor or reshape it before saving",
+         name a 2-D tensor, or reshape it to 2-D before saving (e.g. `a.reshape(rows, -1)`)",
         path.display()
     )]
     NotAMatrix {
@@ -79,7 +80,7 @@ pub enum SourceError {
     /// A tensor named explicitly has no rows or no columns.
     #[error(
         "{}: tensor `{tensor}` is an empty {rows}×{cols} matrix; a subspace needs at least one \
-         row and one column",
+         row and one column: save a non-empty matrix, or drop the file from the suite",
         path.display()
     )]
     EmptyMatrix {
@@ -113,9 +114,39 @@ pub enum SourceError {
         col: usize,
         value: f32,
     },
+    /// A safetensors file whose header lists no tensor.
+    #[error(
+        "{} holds no tensors (its header lists none); save the tensors into it again \
+         (`safetensors.torch.save_file({{name: tensor}}, path)`), or drop the file from the suite",
+        path.display()
+    )]
+    NoTensors { path: PathBuf },
+    /// A file named exactly yields no matrix (every tensor in it was skipped).
+    #[error(
+        "{} yields no matrix: {}; name a file or tensor that holds a 2-D tensor, or reshape \
+         the tensors to 2-D before saving",
+        path.display(),
+        notes.join("; ")
+    )]
+    NoMatrixInFile { path: PathBuf, notes: Vec<String> },
     /// Everything the pattern named was skipped (only 1-D/3-D or empty tensors).
     #[error("`{pattern}` yields no matrix: {}; name files or tensors that hold 2-D tensors", notes.join("; "))]
     NothingLoaded { pattern: String, notes: Vec<String> },
+}
+
+/// The fix for a read that failed with `e`.
+fn io_fix(e: &std::io::Error) -> &'static str {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => {
+            "check the path (a relative path is resolved from where `lab` runs)"
+        }
+        std::io::ErrorKind::PermissionDenied => "make the file readable (check its permissions)",
+        std::io::ErrorKind::IsADirectory => "name a file, or a glob such as `dir/*.safetensors`",
+        std::io::ErrorKind::OutOfMemory => {
+            "the file does not fit in memory: free memory, or split it into smaller files"
+        }
+        _ => "check that the file is readable",
+    }
 }
 
 /// At most 12 names, then a count, so a model with 300 tensors gives one line.

@@ -105,7 +105,7 @@ pub fn load(pattern: &str, tensors: &Tensors) -> Result<Loaded, SourceError> {
         for entry in paths {
             let path = entry.map_err(|e| SourceError::Io {
                 path: e.path().to_owned(),
-                source: std::io::Error::new(e.error().kind(), e.error().to_string()),
+                cause: std::io::Error::new(e.error().kind(), e.error().to_string()),
             })?;
             if path.is_dir() {
                 continue;
@@ -138,10 +138,18 @@ pub fn load(pattern: &str, tensors: &Tensors) -> Result<Loaded, SourceError> {
 }
 
 /// Reads the matrices of one file. `explicit` says the file was named exactly
-/// (not matched by a glob): then a non-2-D or empty `.npy` array is an error.
+/// (not matched by a glob): then a non-2-D or empty `.npy` array is an error,
+/// and so is a file that yields no matrix at all
+/// ([`SourceError::NoMatrixInFile`], with the notes saying why).
 pub fn load_file(path: &Path, tensors: &Tensors, explicit: bool) -> Result<Loaded, SourceError> {
     let mut out = Loaded::default();
     load_file_into(path, tensors, explicit, &mut out)?;
+    if explicit && out.matrices.is_empty() {
+        return Err(SourceError::NoMatrixInFile {
+            path: path.to_owned(),
+            notes: out.notes,
+        });
+    }
     Ok(out)
 }
 
@@ -170,9 +178,9 @@ fn load_file_into(
     let format = format_of(path).ok_or_else(|| SourceError::UnknownExtension {
         path: path.to_owned(),
     })?;
-    let bytes = std::fs::read(path).map_err(|source| SourceError::Io {
+    let bytes = std::fs::read(path).map_err(|cause| SourceError::Io {
         path: path.to_owned(),
-        source,
+        cause,
     })?;
     match format {
         Format::Safetensors => safetensors::read(path, &bytes, tensors, out),

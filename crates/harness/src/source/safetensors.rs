@@ -31,6 +31,11 @@ pub(super) fn read(
 
     let mut names: Vec<String> = st.names().into_iter().map(str::to_owned).collect();
     names.sort();
+    if names.is_empty() {
+        return Err(SourceError::NoTensors {
+            path: path.to_owned(),
+        });
+    }
     let selected: Vec<&String> = match tensors {
         Tensors::All => names.iter().collect(),
         Tensors::Glob(p) => names.iter().filter(|n| p.matches(n)).collect(),
@@ -174,11 +179,70 @@ fn classify(path: &Path, bytes: &[u8], err: SafeTensorError) -> SourceError {
             ),
         };
     }
+    let detail = match &err {
+        SafeTensorError::TensorInvalidInfo
+        | SafeTensorError::InvalidOffset(_)
+        | SafeTensorError::ValidationOverflow => culprit(bytes).unwrap_or_else(|| err.to_string()),
+        _ => err.to_string(),
+    };
     SourceError::Corrupt {
         path: path.to_owned(),
         format: FORMAT,
-        detail: err.to_string(),
+        detail,
     }
+}
+
+/// The first tensor of the header whose `data_offsets` disagree with its
+/// shape and dtype, or with where the previous tensor ends, said in words.
+fn culprit(bytes: &[u8]) -> Option<String> {
+    let n = u64::from_le_bytes(*bytes.first_chunk::<8>()?);
+    let stop = usize::try_from(n).ok()?.checked_add(8)?;
+    let header: serde_json::Value = serde_json::from_slice(bytes.get(8..stop)?).ok()?;
+    // (begin, end, name, dtype, shape)
+    let mut entries: Vec<(u64, u64, &str, &str, Vec<u64>)> = Vec::new();
+    for (name, v) in header.as_object()? {
+        if name == "__metadata__" {
+            continue;
+        }
+        let offsets = v.get("data_offsets")?.as_array()?;
+        let (Some(begin), Some(end)) = (offsets.first()?.as_u64(), offsets.get(1)?.as_u64()) else {
+            return Some(format!(
+                "tensor `{name}` has data_offsets that are not two integers"
+            ));
+        };
+        let shape = v.get("shape")?.as_array()?;
+        let shape: Vec<u64> = shape.iter().filter_map(serde_json::Value::as_u64).collect();
+        entries.push((begin, end, name, v.get("dtype")?.as_str()?, shape));
+    }
+    entries.sort();
+    let mut previous_end = 0u64;
+    for (begin, end, name, dtype, shape) in entries {
+        if begin != previous_end || end < begin {
+            return Some(format!(
+                "tensor `{name}` has data_offsets [{begin}, {end}], but its data should start at \
+                 byte {previous_end} (where the previous tensor ends)"
+            ));
+        }
+        let width: u64 = match dtype {
+            "F64" | "I64" | "U64" => 8,
+            "F32" | "I32" | "U32" => 4,
+            "F16" | "BF16" | "I16" | "U16" => 2,
+            _ => 1,
+        };
+        let need = shape
+            .iter()
+            .try_fold(width, |acc, &d| acc.checked_mul(d))
+            .map_or("more than 2^64".to_owned(), |b| b.to_string());
+        if need != (end - begin).to_string() {
+            return Some(format!(
+                "tensor `{name}` has shape {shape:?} of {dtype}, which needs {need} bytes, but \
+                 its data_offsets [{begin}, {end}] hold {} bytes",
+                end - begin
+            ));
+        }
+        previous_end = end;
+    }
+    None
 }
 
 /// (bytes of tensor data the header announces, bytes present after the header),

@@ -29,8 +29,9 @@ pub enum DataError {
     },
 
     #[error(
-        "cannot decompress {path} as gzip ({source}): if the file is not gzipped, drop the .gz \
-         extension or set gzip off"
+        "cannot decompress {path} as gzip ({source}): a name ending in .gz means gzip; if the \
+         file is not gzipped, rename it without the .gz extension, and if it is, compress it \
+         again with `gzip` (it may be damaged or cut short)"
     )]
     Gzip {
         path: PathBuf,
@@ -40,7 +41,7 @@ pub enum DataError {
 
     #[error(
         "cannot tell the format of {path} from its extension: name it .txt, .jsonl or .u16/.bin \
-         (optionally + .gz), or set the format explicitly (text, jsonl, u16)"
+         (optionally + .gz): the format is read from the extension"
     )]
     UnknownFormat { path: PathBuf },
 
