@@ -41,7 +41,12 @@ fn run(
     let session = match resume {
         Some(dir) => Session::resume(dir, registry, out)
             .with_context(|| format!("cannot resume from {}", dir.display()))?,
-        None => Session::new(config, registry, out)?,
+        None => {
+            let budget =
+                subspace::budget::MemoryBudget::from_machine().map_err(anyhow::Error::msg)?;
+            llama::session::check_budget(&config, &budget)?;
+            Session::new(config, registry, out)?
+        }
     };
     let steps = session.config.steps;
     let tokens_per_step = (session.config.batch_size * session.config.seq_len) as f64;
