@@ -59,3 +59,28 @@ fn a_run_over_the_budget_is_refused_with_bytes_and_fix() {
         .to_string();
     assert!(err.contains("overflows"), "{err}");
 }
+
+#[test]
+fn a_gzip_corpus_is_inflated_up_to_its_cap() {
+    use llama::data::{BYTE_VOCAB, Corpus, Tokenizer};
+    use std::io::Write as _;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bomb.txt.gz");
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    enc.write_all(&[b'a'; 10_000]).unwrap();
+    std::fs::write(&path, enc.finish().unwrap()).unwrap();
+
+    let at_cap = Corpus::new(&path).with_max_bytes(10_000);
+    assert_eq!(
+        at_cap.load(&Tokenizer::Bytes, BYTE_VOCAB).unwrap().len(),
+        10_000
+    );
+    let err = Corpus::new(&path)
+        .with_max_bytes(9_999)
+        .load(&Tokenizer::Bytes, BYTE_VOCAB)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains(&path.display().to_string()), "{err}");
+    assert!(err.contains("inflates to more than 9999 bytes"), "{err}");
+    assert!(err.contains("LAB_MEMORY_BUDGET"), "{err}");
+}
