@@ -9,6 +9,9 @@ use subspace::Registry;
 
 /// Trains `config` (or resumes from the checkpoint directory `resume`),
 /// writing into `out`, with a progress bar on a terminal when `progress`.
+/// A fresh run over the memory budget (`llama::session::check_budget`) or
+/// with more `threads` than logical cores is refused before anything is
+/// allocated or written.
 pub fn train(
     config: TrainConfig,
     registry: &Registry,
@@ -45,6 +48,14 @@ fn run(
             let budget =
                 subspace::budget::MemoryBudget::from_machine().map_err(anyhow::Error::msg)?;
             llama::session::check_budget(&config, &budget)?;
+            let cores = subspace::budget::logical_cores();
+            if config.threads > cores {
+                anyhow::bail!(
+                    "training config, field `threads`: {} exceeds this machine's {cores} logical \
+                     cores; use at most {cores} (0 = all cores)",
+                    config.threads
+                );
+            }
             Session::new(config, registry, out)?
         }
     };

@@ -329,3 +329,29 @@ fn train_refuses_a_batch_over_the_budget_before_writing() {
         "training.csv was created"
     );
 }
+
+#[test]
+fn train_refuses_more_threads_than_cores() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("threads");
+    let (ok, _, err) = lab(&[
+        "train",
+        "--preset",
+        "tiny",
+        "--steps",
+        "1",
+        "--threads",
+        "100000",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(!ok);
+    assert!(
+        err.contains("`threads`: 100000 exceeds this machine's"),
+        "{err}"
+    );
+    assert!(
+        !out.join("training.csv").exists(),
+        "training.csv was created"
+    );
+}
