@@ -63,7 +63,10 @@
 //! [`Suite::load`] rejects, naming the file and the fix: TOML syntax errors
 //! (with line and column), unknown keys (listing the known ones), unknown
 //! plugins and params (listing the registered ones), file sources that
-//! match no file, and a `compare_to` that names no run (listing the runs).
+//! match no file, a `compare_to` that names no run (listing the runs), and
+//! what this machine cannot hold or run ([`Limits`]: a generated matrix or
+//! a training run over the memory budget, `threads` above the logical
+//! cores).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -72,8 +75,10 @@ use serde::{Deserialize, Serialize};
 use subspace::Registry;
 use subspace::generate::Spectrum;
 
+mod limits;
 mod train;
 
+pub use limits::{Limits, generated_bytes};
 pub use train::{CompareTo, TrainJob};
 
 /// A suite file as written.
@@ -249,8 +254,23 @@ impl Suite {
         Self::parse(path, &text, registry)
     }
 
-    /// Validates suite text (`path` names it in errors and resolves nothing).
+    /// Validates suite text (`path` names it in errors and resolves nothing)
+    /// against this machine's [`Limits`].
     pub fn parse(path: &Path, text: &str, registry: &Registry) -> Result<Self, SuiteError> {
+        let limits = Limits::from_machine().map_err(|message| SuiteError::Invalid {
+            path: path.into(),
+            message,
+        })?;
+        Self::parse_with_limits(path, text, registry, &limits)
+    }
+
+    /// As [`Suite::parse`], against the given `limits`.
+    pub fn parse_with_limits(
+        path: &Path,
+        text: &str,
+        registry: &Registry,
+        limits: &Limits,
+    ) -> Result<Self, SuiteError> {
         let invalid = |message: String| SuiteError::Invalid {
             path: path.into(),
             message,
@@ -267,6 +287,10 @@ impl Suite {
             return Err(invalid(
                 "`threads` must list at least one thread count, each ≥ 1".into(),
             ));
+        }
+        limits.check_threads(&file.threads).map_err(invalid)?;
+        for job in &trainings {
+            limits.check_training(job).map_err(invalid)?;
         }
         if file.repeats == 0 {
             return Err(invalid("`repeats` must be ≥ 1".into()));
@@ -342,6 +366,9 @@ impl Suite {
                     let name = name
                         .clone()
                         .unwrap_or_else(|| format!("{}-{rows}x{cols}", spectrum_name(spectrum)));
+                    limits
+                        .check_generated(i + 1, &name, *rows, *cols)
+                        .map_err(invalid)?;
                     let seed = seed.unwrap_or(i as u64);
                     matrices.push(MatrixJob::Generated {
                         name,

@@ -11,6 +11,9 @@ use subspace::Registry;
 
 /// Trains `config` (or resumes from the checkpoint directory `resume`),
 /// writing into `out`, with a progress bar on a terminal when `progress`.
+/// A fresh run over the memory budget (`llama::session::check_budget`) or
+/// with more `threads` than logical cores is refused before anything is
+/// allocated or written.
 pub fn train(
     config: TrainConfig,
     registry: &Registry,
@@ -43,7 +46,20 @@ fn run(
     let session = match resume {
         Some(dir) => Session::resume(dir, registry, out)
             .with_context(|| format!("cannot resume from {}", dir.display()))?,
-        None => Session::new(config, registry, out)?,
+        None => {
+            let budget =
+                subspace::budget::MemoryBudget::from_machine().map_err(anyhow::Error::msg)?;
+            llama::session::check_budget(&config, &budget)?;
+            let cores = subspace::budget::logical_cores();
+            if config.threads > cores {
+                anyhow::bail!(
+                    "training config, field `threads`: {} exceeds this machine's {cores} logical \
+                     cores; use at most {cores} (0 = all cores)",
+                    config.threads
+                );
+            }
+            Session::new(config, registry, out)?
+        }
     };
     let steps = session.config.steps;
     let tokens_per_step = (session.config.batch_size * session.config.seq_len) as f64;

@@ -209,6 +209,27 @@ fn try_method(args: &TryArgs) -> Result<()> {
             .parse()
             .with_context(|| format!("--shape {:?}: columns", args.shape))?,
     );
+    let budget = subspace::budget::MemoryBudget::from_machine().map_err(anyhow::Error::msg)?;
+    let needed = subspace::budget::checked_sum(&[
+        harness::suite::generated_bytes(m, n),
+        subspace::budget::checked_bytes(&[m, args.k, 4]),
+    ]);
+    budget
+        .check(
+            format!(
+                "--shape {m}x{n} -k {} (the matrix, its f64 reference SVD and the basis)",
+                args.k
+            ),
+            needed,
+        )
+        .map_err(|e| anyhow::anyhow!("{e}; try a smaller --shape or -k"))?;
+    let cores = subspace::budget::logical_cores();
+    if args.threads > cores {
+        bail!(
+            "--threads {} exceeds this machine's {cores} logical cores; use at most {cores}",
+            args.threads
+        );
+    }
     let a = with_spectrum(m, n, Spectrum::Polynomial { power: args.decay }, args.seed);
     let par = if args.threads <= 1 {
         Par::Seq

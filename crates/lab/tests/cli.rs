@@ -347,3 +347,100 @@ fn train_never_clobbers_a_run() {
         assert!(dir.path().join(d).join("training.csv").is_file(), "{d}");
     }
 }
+
+#[test]
+fn try_refuses_a_shape_over_the_budget_before_allocating() {
+    for shape in ["100000x100000", "18446744073709551615x2"] {
+        let (ok, _, err) = lab(&["try", "svd", "--shape", shape, "-k", "2"]);
+        assert!(!ok, "{shape}: {err}");
+        assert!(!err.contains("panicked"), "{shape}: {err}");
+        assert!(err.contains("over the memory budget"), "{shape}: {err}");
+        assert!(
+            err.contains("try a smaller --shape or -k"),
+            "{shape}: {err}"
+        );
+    }
+    let (_, _, err) = lab(&["try", "svd", "--shape", "18446744073709551615x2"]);
+    assert!(err.contains("overflows"), "{err}");
+}
+
+#[test]
+fn budget_variable_sets_the_budget_and_a_bad_one_is_named() {
+    let run = |budget: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_lab"))
+            .args(["try", "svd", "--shape", "60x40", "-k", "5"])
+            .env("LAB_MEMORY_BUDGET", budget)
+            .output()
+            .expect("run lab");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    assert!(run("1G").0);
+    let (ok, err) = run("1K");
+    assert!(!ok);
+    assert!(
+        err.contains("memory budget of 1.0 KiB (1024 bytes) (LAB_MEMORY_BUDGET=1K)"),
+        "{err}"
+    );
+    let (ok, err) = run("lots");
+    assert!(!ok);
+    assert!(
+        err.contains("LAB_MEMORY_BUDGET=\"lots\" is not a size"),
+        "{err}"
+    );
+}
+
+#[test]
+fn train_refuses_a_batch_over_the_budget_before_writing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("big");
+    let (ok, _, err) = lab(&[
+        "train",
+        "--preset",
+        "tiny",
+        "--steps",
+        "1",
+        "--threads",
+        "1",
+        "--set",
+        "batch_size=100000000",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(!ok);
+    assert!(err.contains("batch_size = 100000000"), "{err}");
+    assert!(err.contains("over the memory budget"), "{err}");
+    assert!(err.contains("use a smaller batch_size or seq_len"), "{err}");
+    assert!(
+        !out.join("training.csv").exists(),
+        "training.csv was created"
+    );
+}
+
+#[test]
+fn train_refuses_more_threads_than_cores() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("threads");
+    let (ok, _, err) = lab(&[
+        "train",
+        "--preset",
+        "tiny",
+        "--steps",
+        "1",
+        "--threads",
+        "100000",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(!ok);
+    assert!(
+        err.contains("`threads`: 100000 exceeds this machine's"),
+        "{err}"
+    );
+    assert!(
+        !out.join("training.csv").exists(),
+        "training.csv was created"
+    );
+}

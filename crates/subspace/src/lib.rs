@@ -18,12 +18,15 @@
 //! - [`reference`] and [`metrics`]: the f64 reference SVD and the accuracy
 //!   figures computed from it (never by a plugin about itself), with the
 //!   Halko–Martinsson–Tropp bounds;
+//! - [`budget`]: the memory budget and overflow-checked byte counts every
+//!   user-controlled size is checked against before it is allocated;
 //! - [`generate`]: test matrices with a prescribed spectrum;
 //! - [`kernels`]: the `dense` crate (the low-level kernels: GEMM, thin QR,
 //!   small SVD, flop counts), re-exported under its former path;
 //! - `testkit` (feature `testkit`): the conformance kit every registered
 //!   plugin runs.
 
+pub mod budget;
 pub mod context;
 pub mod error;
 pub mod generate;

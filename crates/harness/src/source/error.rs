@@ -132,6 +132,12 @@ pub enum SourceError {
     /// Everything the pattern named was skipped (only 1-D/3-D or empty tensors).
     #[error("`{pattern}` yields no matrix: {}; name files or tensors that hold 2-D tensors", notes.join("; "))]
     NothingLoaded { pattern: String, notes: Vec<String> },
+    /// A file too large for the memory budget, refused before it is read.
+    #[error(
+        "{}: {reason}; leave the file out of the suite, or set LAB_MEMORY_BUDGET higher",
+        path.display()
+    )]
+    TooLarge { path: PathBuf, reason: String },
 }
 
 /// The fix for a read that failed with `e`.

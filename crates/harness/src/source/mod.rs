@@ -18,7 +18,8 @@
 //!   nothing in here panics on a user's file, whatever its bytes.
 //!
 //! Files are read whole into memory (gradients of the models this lab studies
-//! are megabytes). A file's matrices come back sorted by tensor name; the files
+//! are megabytes), after their length is checked against the memory budget
+//! (`size.rs`: [`SourceError::TooLarge`] where 3 × the length exceeds it). A file's matrices come back sorted by tensor name; the files
 //! of a glob in the glob's (alphabetical) order.
 //!
 //! `.npy` bf16: NumPy has no bfloat16; `ml_dtypes.bfloat16` arrays are saved as
@@ -29,6 +30,7 @@
 mod error;
 mod npy;
 mod safetensors;
+mod size;
 
 use std::path::{Path, PathBuf};
 
@@ -178,6 +180,7 @@ fn load_file_into(
     let format = format_of(path).ok_or_else(|| SourceError::UnknownExtension {
         path: path.to_owned(),
     })?;
+    size::check_file_size(path)?;
     let bytes = std::fs::read(path).map_err(|cause| SourceError::Io {
         path: path.to_owned(),
         cause,

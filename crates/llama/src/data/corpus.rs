@@ -92,6 +92,7 @@ pub struct Corpus {
     path: PathBuf,
     format: Option<Format>,
     gzip: Option<bool>,
+    max_bytes: Option<usize>,
 }
 
 impl Corpus {
@@ -101,6 +102,7 @@ impl Corpus {
             path: path.into(),
             format: None,
             gzip: None,
+            max_bytes: None,
         }
     }
 
@@ -119,6 +121,14 @@ impl Corpus {
     /// extension.
     pub fn with_gzip(mut self, gzip: bool) -> Self {
         self.gzip = Some(gzip);
+        self
+    }
+
+    /// Refuses a gzip file that inflates to more than `cap` bytes (it is
+    /// inflated as a stream and stops at the cap). Default: the memory
+    /// budget (`subspace::budget::MemoryBudget::from_machine`).
+    pub fn with_max_bytes(mut self, cap: usize) -> Self {
+        self.max_bytes = Some(cap);
         self
     }
 
@@ -199,13 +209,28 @@ impl Corpus {
         if !self.gzip() {
             return Ok(raw);
         }
+        let (cap, why) = match self.max_bytes {
+            Some(cap) => (cap, "as set".to_string()),
+            None => match subspace::budget::MemoryBudget::from_machine() {
+                Ok(b) => (b.bytes, format!("the memory budget: {}", b.source)),
+                Err(why) => (subspace::budget::DEFAULT_BUDGET, why),
+            },
+        };
         let mut out = Vec::new();
         flate2::read::MultiGzDecoder::new(raw.as_slice())
+            .take(cap as u64 + 1)
             .read_to_end(&mut out)
             .map_err(|source| DataError::Gzip {
                 path: self.path.clone(),
                 source,
             })?;
+        if out.len() > cap {
+            return Err(DataError::TooLarge {
+                path: self.path.clone(),
+                cap,
+                why,
+            });
+        }
         Ok(out)
     }
 

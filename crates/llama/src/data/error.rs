@@ -40,6 +40,16 @@ pub enum DataError {
     },
 
     #[error(
+        "{path} inflates to more than {cap} bytes, the cap on a corpus ({why}); use a smaller \
+         corpus or set LAB_MEMORY_BUDGET higher"
+    )]
+    TooLarge {
+        path: PathBuf,
+        cap: usize,
+        why: String,
+    },
+
+    #[error(
         "cannot tell the format of {path} from its extension: name it .txt, .jsonl or .u16/.bin \
          (optionally + .gz): the format is read from the extension"
     )]

@@ -1,11 +1,19 @@
 //! Every byte a run holds, from its own buffers (weights, gradients,
 //! optimizer state, activations, the refresh's working memory), beside the
-//! process's peak RSS and the GaLore paper's mixed-precision estimate.
+//! process's peak RSS and the GaLore paper's mixed-precision estimate; and
+//! the same accounting estimated from a config before anything is
+//! allocated ([`estimate_bytes`], [`check_budget`]).
 
 use serde::Serialize;
 
+use subspace::budget::{MemoryBudget, checked_bytes, checked_sum, human_bytes};
+
+use super::config::TrainConfig;
+use super::errors::TrainError;
 use super::run::Session;
+use crate::model::llama::{Checkpointing, activation_bytes};
 use crate::optim::Optimizer;
+use crate::params::Layout;
 
 /// Bytes the run holds, from its own buffers, beside the process's peak
 /// RSS and the GaLore paper's mixed-precision estimate.
@@ -78,6 +86,93 @@ impl Session {
             paper_bf16_state_bytes: paper_state_bytes(self.opt.as_ref()),
         }
     }
+}
+
+/// A run's bytes estimated from its config, before anything is allocated:
+/// the parts of [`MemoryReport::accounted_bytes`] that grow with the model
+/// and the batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemoryEstimate {
+    /// Weights and gradients: 4 bytes per parameter each.
+    pub weights_bytes: usize,
+    pub gradient_bytes: usize,
+    /// AdamW's two moments per parameter (GaLore's moments and projectors
+    /// are of the same order or smaller at the ranks it is run with).
+    pub optimizer_state_bytes: usize,
+    /// Exactly [`crate::model::llama::Activations::bytes`] of the run.
+    pub activation_bytes: usize,
+    pub total_bytes: usize,
+}
+
+/// The bytes a run of `config` holds (see [`MemoryEstimate`]), `Ok(None)`
+/// where they overflow `usize`; an unknown preset is an error.
+pub fn estimate_bytes(config: &TrainConfig) -> Result<Option<MemoryEstimate>, TrainError> {
+    let model = config.model()?;
+    let params = Layout::new(&model).total();
+    let mode = if config.activation_checkpointing {
+        Checkpointing::Layers
+    } else {
+        Checkpointing::Off
+    };
+    let (Some(weights), Some(state), Some(acts)) = (
+        checked_bytes(&[params, 4]),
+        checked_bytes(&[params, 2, 4]),
+        activation_bytes(&model, config.batch_size, config.seq_len, mode),
+    ) else {
+        return Ok(None);
+    };
+    Ok(
+        checked_sum(&[Some(weights), Some(weights), Some(state), Some(acts)]).map(|total| {
+            MemoryEstimate {
+                weights_bytes: weights,
+                gradient_bytes: weights,
+                optimizer_state_bytes: state,
+                activation_bytes: acts,
+                total_bytes: total,
+            }
+        }),
+    )
+}
+
+/// Refuses a run of `config` whose [`estimate_bytes`] exceed `budget`,
+/// naming the bytes, the budget and the fix, before anything is allocated
+/// or written.
+pub fn check_budget(config: &TrainConfig, budget: &MemoryBudget) -> Result<(), TrainError> {
+    let estimate = estimate_bytes(config)?;
+    let what = format!(
+        "a run of preset {:?} with batch_size = {}, seq_len = {}",
+        config.preset, config.batch_size, config.seq_len
+    );
+    let Err(e) = budget.check(what, estimate.map(|e| e.total_bytes)) else {
+        return Ok(());
+    };
+    let needed = match estimate {
+        Some(e) => format!(
+            "{} (weights {}, gradients {}, optimizer state {}, activations {})",
+            human_bytes(e.total_bytes),
+            human_bytes(e.weights_bytes),
+            human_bytes(e.gradient_bytes),
+            human_bytes(e.optimizer_state_bytes),
+            human_bytes(e.activation_bytes)
+        ),
+        None => "more bytes than this machine can address (the size overflows)".into(),
+    };
+    Err(TrainError::Config {
+        field: "batch_size".into(),
+        reason: format!(
+            "{} needs {needed}, over the memory budget of {} ({}); use a smaller batch_size or \
+             seq_len{}, or set {} higher",
+            e.what,
+            human_bytes(e.budget),
+            e.source,
+            if config.activation_checkpointing {
+                ""
+            } else {
+                " (or activation_checkpointing = true)"
+            },
+            subspace::budget::BUDGET_ENV
+        ),
+    })
 }
 
 /// Resets the kernel's peak-RSS mark (`/proc/self/clear_refs` ← 5), so that

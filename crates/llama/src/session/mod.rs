@@ -36,6 +36,8 @@ pub mod summary;
 
 pub use config::{OptimizerKind, TrainConfig};
 pub use errors::TrainError;
-pub use memory::{MemoryReport, paper_state_bytes, peak_rss};
+pub use memory::{
+    MemoryEstimate, MemoryReport, check_budget, estimate_bytes, paper_state_bytes, peak_rss,
+};
 pub use run::Session;
 pub use summary::{StepRow, TrainSummary};

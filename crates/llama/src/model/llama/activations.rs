@@ -250,6 +250,40 @@ impl Activations {
     }
 }
 
+/// The bytes [`Activations::with_checkpointing`]`(config, b, t, mode)`
+/// would hold ([`Activations::bytes`]), computed without allocating; `None`
+/// where they overflow `usize`. Callers compare it with a memory budget
+/// before allocating.
+pub fn activation_bytes(
+    config: &LlamaConfig,
+    b: usize,
+    t: usize,
+    mode: Checkpointing,
+) -> Option<usize> {
+    use subspace::budget::{checked_bytes as p, checked_sum};
+    let (c, f, v, nh, nl) = dims(config);
+    let hs = config.head_dim();
+    let n = b.checked_mul(t)?;
+    let att = p(&[b, nh, t, t]);
+    // One LayerActs: ln1, q, k, v, atty, resid_mid, ln2 (N, C); two 1/rms
+    // (N); att (B, NH, T, T); gate, up, swi (N, F).
+    let layer = checked_sum(&[p(&[7, n, c]), p(&[2, n]), att, p(&[3, n, f])]);
+    let head = v.min(HEAD_BLOCK);
+    let elems = checked_sum(&[
+        p(&[t, hs]).map(|x| x / 2 * 2),      // cos, sin
+        p(&[nl.checked_add(1)?, n, c]),      // residual
+        p(&[kept_layers(mode, nl), layer?]), // layers
+        p(&[8, n, c]),                       // lnf, tmp, d_resid, d_ln, d_atty, d_q, d_k, d_v
+        p(&[3, n]),                          // lnf_rstd, lse, losses
+        p(&[n, v]),                          // logits
+        p(&[3, n, f]),                       // d_swi, d_gate, d_up
+        att,                                 // d_att
+        p(&[n, head]),                       // d_logits
+        p(&[n, c.max(f).max(head)]),         // d_t
+    ])?;
+    elems.checked_mul(size_of::<f32>())
+}
+
 /// How many [`LayerActs`] a model of `nl` layers keeps under `mode`.
 pub(super) fn kept_layers(mode: Checkpointing, nl: usize) -> usize {
     match mode {

@@ -40,7 +40,7 @@ pub mod activations;
 pub mod backward;
 pub mod forward;
 
-pub use activations::{Activations, Checkpointing, LayerActs};
+pub use activations::{Activations, Checkpointing, LayerActs, activation_bytes};
 pub use backward::backward;
 pub use forward::forward;
 
