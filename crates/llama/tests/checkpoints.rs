@@ -4,35 +4,18 @@
 //! rotate out, and a corrupt checkpoint (an impossible step, a truncated
 //! file, a NaN weight) is refused naming the file and the fix.
 
+mod common;
+
 use std::path::Path;
 
+use common::registry;
 use llama::session::{OptimizerKind, Session, TrainConfig, TrainError};
 use llama::{Layout, LlamaConfig, ParamStore};
-use subspace::Registry;
-
-fn registry() -> Registry {
-    let mut r = Registry::new();
-    r.register::<svd::Svd>().unwrap();
-    r.register::<rrf::Rrf>().unwrap();
-    r
-}
 
 fn config() -> TrainConfig {
     TrainConfig {
-        preset: "tiny".into(),
-        optimizer: OptimizerKind::Galore,
-        plugin: "rrf".into(),
-        plugin_params: toml::toml! { power_iters = 1 },
-        rank: 8,
-        update_proj_gap: 2,
-        steps: 6,
-        batch_size: 2,
-        seq_len: 32,
-        threads: 1,
-        eval_every: 3,
-        eval_batches: 2,
         checkpoint_every: 3,
-        ..TrainConfig::default()
+        ..common::config()
     }
 }
 

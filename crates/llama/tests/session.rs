@@ -3,38 +3,14 @@
 //! the step and keeps the last checkpoint, the recorder writes the chosen
 //! gradients, bad configs are refused naming the field.
 
+mod common;
+
 use std::path::Path;
 
+use common::{config, registry};
 use llama::session::config::default_seq_len;
 use llama::session::{OptimizerKind, Session, StepRow, TrainConfig, TrainError};
 use llama::{Layout, LlamaConfig, ParamStore};
-use subspace::Registry;
-
-fn registry() -> Registry {
-    let mut r = Registry::new();
-    r.register::<svd::Svd>().unwrap();
-    r.register::<rrf::Rrf>().unwrap();
-    r
-}
-
-fn config() -> TrainConfig {
-    TrainConfig {
-        preset: "tiny".into(),
-        optimizer: OptimizerKind::Galore,
-        plugin: "rrf".into(),
-        plugin_params: toml::toml! { power_iters = 1 },
-        rank: 8,
-        // T = 2 exercises the warm start and the steps between refreshes.
-        update_proj_gap: 2,
-        steps: 6,
-        batch_size: 2,
-        seq_len: 32,
-        threads: 1,
-        eval_every: 3,
-        eval_batches: 2,
-        ..TrainConfig::default()
-    }
-}
 
 fn run(config: TrainConfig, out: &Path) -> Result<Vec<StepRow>, TrainError> {
     let mut rows = Vec::new();
