@@ -96,15 +96,8 @@ pub fn new_run_dir(root: &Path, label: &str) -> PathBuf {
             }
         })
         .collect();
-    let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
-    let stamp: String = now.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
-    let mut dir = root.join(format!("{label}-{stamp}"));
-    let mut n = 2;
-    while dir.exists() {
-        dir = root.join(format!("{label}-{stamp}-{n}"));
-        n += 1;
-    }
-    dir
+    let (_, stamp) = crate::report::utc_stamp();
+    crate::report::unused_dir(root, &format!("{label}-{stamp}"))
 }
 
 /// The run dir holding `checkpoint` (`<run>/checkpoints/step-N`), where a

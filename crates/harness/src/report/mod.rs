@@ -85,15 +85,11 @@ impl ReportWriter {
         meter: &Meter,
         gemm_gflops: &[(usize, f64)],
     ) -> anyhow::Result<Self> {
-        let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
-        let stamp: String = now.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
-        let parent = root.join(&suite.name);
-        let mut dir = parent.join(format!("{stamp}-{}", machine.git_commit));
-        let mut n = 2;
-        while dir.exists() {
-            dir = parent.join(format!("{stamp}-{}-{n}", machine.git_commit));
-            n += 1;
-        }
+        let (now, stamp) = utc_stamp();
+        let dir = unused_dir(
+            &root.join(&suite.name),
+            &format!("{stamp}-{}", machine.git_commit),
+        );
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("cannot create report directory {}", dir.display()))?;
         let open = |name: &str| {
@@ -240,4 +236,24 @@ pub fn run_header(dir: &Path, suite: &Suite, machine: &Machine, meter: &Meter) -
         gpu,
         meter.describe(),
     )
+}
+
+/// The current UTC time as RFC 3339 (seconds) and as the compact stamp that
+/// names run directories (`20261205T232250Z`).
+pub fn utc_stamp() -> (String, String) {
+    let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    let stamp = now.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
+    (now, stamp)
+}
+
+/// `parent/base`, or `parent/base-2`, `-3`, … when that exists: a new run
+/// never writes into an old one's directory.
+pub fn unused_dir(parent: &Path, base: &str) -> PathBuf {
+    let mut dir = parent.join(base);
+    let mut n = 2;
+    while dir.exists() {
+        dir = parent.join(format!("{base}-{n}"));
+        n += 1;
+    }
+    dir
 }
