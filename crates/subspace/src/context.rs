@@ -56,6 +56,13 @@ impl<'a> Context<'a> {
         self.draws
     }
 
+    /// Moves the draw counter forward to `draws` (never back): a caller that
+    /// ran a method on a clone of this context (e.g. with another warm
+    /// start) keeps the draws it made, so later draws differ from them.
+    pub fn advance_draws_to(&mut self, draws: u64) {
+        self.draws = self.draws.max(draws);
+    }
+
     /// Draws an `rows × cols` matrix of independent standard normal entries.
     ///
     /// Each call advances the context, so two draws differ. Columns are

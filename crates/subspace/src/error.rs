@@ -26,6 +26,18 @@ pub enum SubspaceError {
         "warm-start basis is {rows}×{cols} but A has {m} rows; pass a basis with {m} rows or none"
     )]
     WarmStartShape { rows: usize, cols: usize, m: usize },
+    /// A tracker was given a matrix of another shape than it follows.
+    #[error(
+        "the {method} tracker follows a {m}×{n} matrix but was given {rows}×{cols}; \
+         a tracker follows one matrix: make a new tracker for another shape"
+    )]
+    TrackedShape {
+        method: String,
+        rows: usize,
+        cols: usize,
+        m: usize,
+        n: usize,
+    },
     /// An iterative method stopped before meeting its tolerance.
     #[error("no convergence after {iterations} iterations (largest residual {residual:.3e})")]
     NoConvergence { iterations: usize, residual: f64 },

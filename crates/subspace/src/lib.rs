@@ -11,6 +11,8 @@
 //!   accuracy [`Guarantee`] a method claims;
 //! - [`context`]: the per-call [`Context`] (seeded counter-based randomness,
 //!   parallelism, warm start);
+//! - [`tracker`]: the [`Tracker`] a method follows one matrix with across
+//!   refreshes (its own, or the one-shot method warm-started);
 //! - [`params`] and [`registry`]: plain-data TOML params and the name →
 //!   factory [`Registry`];
 //! - [`error`]: the error values (shape misuse, non-finite input, numerical
@@ -37,12 +39,14 @@ pub mod reference;
 pub mod registry;
 #[cfg(feature = "testkit")]
 pub mod testkit;
+pub mod tracker;
 
 pub use context::Context;
 pub use error::SubspaceError;
 pub use method::{Basis, Device, Guarantee, Info, SubspaceMethod, validate_input};
 pub use params::{ParamDoc, Params};
 pub use registry::{Plugin, PluginEntry, Registry, RegistryError};
+pub use tracker::{StateError, StateTensor, Tracker, tracker};
 
 /// The low-level kernels, under the path plugins used before `dense` existed.
 pub use dense as kernels;

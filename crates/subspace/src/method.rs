@@ -1,5 +1,6 @@
 //! The [`SubspaceMethod`] trait and what a call returns.
 
+use crate::tracker::Tracker;
 use crate::{Context, SubspaceError};
 use faer::{Mat, MatRef};
 
@@ -99,6 +100,27 @@ pub trait SubspaceMethod: Send + Sync {
     fn guarantee(&self, m: usize, n: usize, k: usize) -> Guarantee {
         let _ = (m, n, k);
         Guarantee::Exact
+    }
+
+    /// A tracker of the method's own, for a method that carries more than
+    /// its last basis from one refresh to the next (or uses it in a way a
+    /// warm-started call cannot). `None` (the default): [`crate::tracker()`]
+    /// wraps the method in [`crate::tracker::WarmStarted`].
+    fn own_tracker(&self, m: usize, n: usize, k: usize) -> Option<Box<dyn Tracker>> {
+        let _ = (m, n, k);
+        None
+    }
+
+    /// Within how many warm-started updates this method, tracking a slowly
+    /// turning m×n matrix at rank k (the conformance kit's trajectory),
+    /// reaches err_fro ≤ 1.01 and stays there; `None` claims nothing.
+    /// Default: one update for an [`Exact`](Guarantee::Exact) method, no
+    /// claim otherwise.
+    fn settles_within(&self, m: usize, n: usize, k: usize) -> Option<usize> {
+        match self.guarantee(m, n, k) {
+            Guarantee::Exact => Some(1),
+            _ => None,
+        }
     }
 
     /// Computes the basis. Called only through [`left_basis`](Self::left_basis),
