@@ -90,7 +90,8 @@ struct TrainArgs {
     #[arg(long)]
     config: Option<PathBuf>,
     /// Sets one field of the run's table, e.g. `--set lr=0.001`,
-    /// `--set seq_len=64`, `--set record_steps=[0,5]`; the value is read as
+    /// `--set seq_len=64`, `--set record_steps=[0,5]` (or a range
+    /// `record_steps=10..20:2`); the value is read as
     /// TOML, a bare word as a string (repeatable; over --config, under the
     /// flags below). The keys are those of a suite's [train] table.
     #[arg(long = "set", value_name = "KEY=VALUE")]
@@ -401,7 +402,7 @@ fn dry_run(path: &std::path::Path) -> Result<()> {
             if c.record_steps.is_empty() {
                 String::new()
             } else {
-                format!(", records steps {:?}", c.record_steps)
+                format!(", records steps {}", c.record_steps)
             }
         );
     }

@@ -133,7 +133,7 @@ fn a_diverging_run_stops_naming_the_step_and_keeps_the_last_checkpoint() {
 fn the_recorder_writes_the_chosen_gradients_at_the_chosen_steps() {
     let dir = tempfile::tempdir().unwrap();
     let c = TrainConfig {
-        record_steps: vec![0, 4],
+        record_steps: vec![0, 4].into(),
         record_tensors: vec!["model.layers.1.mlp.*".into(), "lm_head.weight".into()],
         ..config()
     };
@@ -253,7 +253,7 @@ fn bad_configs_are_refused_naming_the_field() {
         ),
         (
             TrainConfig {
-                record_steps: vec![6],
+                record_steps: vec![6].into(),
                 ..config()
             },
             "record_steps",

@@ -242,7 +242,7 @@ fn an_in_memory_session_writes_nothing_and_refuses_file_requests() {
         ),
         (
             TrainConfig {
-                record_steps: vec![0],
+                record_steps: vec![0].into(),
                 ..c.clone()
             },
             "record_steps",

@@ -15,6 +15,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use subspace::Registry;
 
 use super::errors::TrainError;
+pub use super::steps::RecordSteps;
 use crate::LlamaConfig;
 use crate::optim::AdamWParams;
 pub use crate::optim::OptimizerKind;
@@ -83,8 +84,10 @@ pub struct TrainConfig {
     pub tokenizer: Option<PathBuf>,
     /// Recompute each layer's activations in backward.
     pub activation_checkpointing: bool,
-    /// 0-based steps whose gradients are recorded.
-    pub record_steps: Vec<usize>,
+    /// 0-based steps whose gradients are recorded: a list (`[0, 9]`) or a
+    /// range `"A..B"` (B exclusive) or `"A..B:S"` (every S-th step), see
+    /// [`RecordSteps`].
+    pub record_steps: RecordSteps,
     /// Globs on Hugging Face names of the recorded gradients (default: every
     /// matrix GaLore projects).
     pub record_tensors: Vec<String>,
@@ -122,7 +125,7 @@ impl Default for TrainConfig {
             corpus: None,
             tokenizer: None,
             activation_checkpointing: false,
-            record_steps: Vec::new(),
+            record_steps: RecordSteps::default(),
             record_tensors: Vec::new(),
         }
     }
@@ -273,14 +276,8 @@ impl TrainConfig {
                 reason: format!("{pattern:?} is not a glob: {e}"),
             })?;
         }
-        if let Some(&s) = self.record_steps.iter().find(|&&s| s >= self.steps) {
-            return bad(
-                "record_steps",
-                format!(
-                    "step {s} is not below steps = {} (steps are 0-based)",
-                    self.steps
-                ),
-            );
+        if let Err(reason) = self.record_steps.check(self.steps) {
+            return bad("record_steps", reason);
         }
         Ok(())
     }

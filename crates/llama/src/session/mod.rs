@@ -22,6 +22,7 @@
 //! - [`run`]: [`Session`], the step loop and the evaluation;
 //! - [`checkpoint`]: checkpoints and [`Session::resume`];
 //! - [`record`]: gradient recording;
+//! - [`steps`]: [`RecordSteps`], the steps recorded (a list or a range);
 //! - [`memory`]: [`MemoryReport`] and [`peak_rss`];
 //! - [`summary`]: [`StepRow`] and [`TrainSummary`];
 //! - [`errors`]: why a run failed, [`TrainError`].
@@ -32,6 +33,7 @@ pub mod errors;
 pub mod memory;
 pub mod record;
 pub mod run;
+pub mod steps;
 pub mod summary;
 
 pub use config::{OptimizerKind, TrainConfig};
@@ -40,4 +42,5 @@ pub use memory::{
     MemoryEstimate, MemoryReport, check_budget, estimate_bytes, paper_state_bytes, peak_rss,
 };
 pub use run::Session;
+pub use steps::RecordSteps;
 pub use summary::{StepRow, TrainSummary};

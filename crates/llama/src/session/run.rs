@@ -227,7 +227,7 @@ impl Session {
         );
         let seconds_backward = start.elapsed().as_secs_f64();
         let grad_norm = check_finite(&self.grads, step)?;
-        if c.record_steps.contains(&step) {
+        if c.record_steps.contains(step) {
             let path = self.record(step)?;
             self.recorded.push(path);
         }
