@@ -55,6 +55,11 @@
 //! tensors = "*mlp*"                   # optional glob on tensor names
 //! ```
 //!
+//! `source = "trajectory"` reads the same recordings as trajectories: each
+//! tensor as the sequence of its recorded steps (record a range,
+//! `record_steps = "100..120"`), every method running through it as a
+//! tracker ([`trajectory`]; optional `run = "<name>"` and `tensors`).
+//!
 //! The report's conclusion compares every run of a stage with one run of
 //! it: top-level `compare_to = "<run name>"` names it (a run's `name`, or
 //! its derived label such as `galore-svd-T1`); by default it is the stage's
@@ -77,6 +82,7 @@ use subspace::generate::Spectrum;
 
 mod limits;
 mod train;
+pub mod trajectory;
 
 pub use limits::{Limits, generated_bytes};
 pub use train::{CompareTo, TrainJob};
@@ -161,6 +167,15 @@ pub enum MatrixSpec {
         stage: Option<String>,
         tensors: Option<String>,
     },
+    /// Every tensor the suite's recording runs recorded, as the sequence of
+    /// its recorded steps, each method running through it as a tracker
+    /// ([`trajectory`]).
+    Trajectory {
+        /// Only this recording run: its name or `<stage>/<name>` (default:
+        /// every recording run).
+        run: Option<String>,
+        tensors: Option<String>,
+    },
 }
 
 /// One `[[method]]` entry.
@@ -205,6 +220,12 @@ pub enum MatrixJob {
     /// they ran).
     Recorded {
         stage: Option<String>,
+        tensors: Option<String>,
+    },
+    /// The trajectories recorded by this suite's training runs: the ids
+    /// (`<stage>/<label>`) of the recording runs it reads, validated.
+    Trajectory {
+        runs: Vec<String>,
         tensors: Option<String>,
     },
 }
@@ -436,6 +457,12 @@ impl Suite {
                         stage: stage.clone(),
                         tensors: tensors.clone(),
                     });
+                }
+                MatrixSpec::Trajectory { run, tensors } => {
+                    let job =
+                        trajectory::job(i + 1, run.as_deref(), tensors.as_deref(), &trainings)
+                            .map_err(invalid)?;
+                    matrices.push(job);
                 }
             }
         }

@@ -8,7 +8,8 @@
 //! - peak heap bytes per method, per shape, at the largest rank;
 //! - with training runs: the generated conclusion and its tables (rendered
 //!   from summary.md's Markdown), loss curves, step-time bars and accuracy
-//!   over training steps.
+//!   over training steps;
+//! - with trajectories: err_fro along them ([`super::tracking`]).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -20,7 +21,7 @@ use crate::runner::{Row, Status, TrainOutcome};
 use crate::suite::{CompareTo, Suite};
 
 /// One legend entry: name, colour and points.
-type Series = (String, RGBAColor, Vec<(f64, f64)>);
+pub(super) type Series = (String, RGBAColor, Vec<(f64, f64)>);
 
 const W: u32 = 640;
 /// Line series longer than this are drawn without a marker per point.
@@ -191,6 +192,9 @@ pub fn write_html(
             false,
             &series,
         )?;
+    }
+    if let Some((steps, _)) = super::tracking::read(dir)? {
+        super::tracking::html(&mut page, &steps)?;
     }
     page.push_str("</body></html>\n");
     std::fs::write(dir.join("index.html"), page)?;
@@ -420,7 +424,7 @@ fn esc(s: &str) -> String {
 
 /// Appends one `<figure>` with a scatter (and optional lines) chart.
 #[allow(clippy::too_many_arguments)]
-fn figure(
+pub(super) fn figure(
     page: &mut String,
     title: &str,
     x_label: &str,

@@ -10,10 +10,14 @@
 //!   the run stopped early);
 //! - `summary.md`: the tables a person reads first; a run that stopped early
 //!   still writes it, ending with what finished and what did not ([`Stopped`]);
-//! - `index.html`: one self-contained page of SVG plots ([`html`]).
+//! - `index.html`: one self-contained page of SVG plots ([`html`]);
+//! - with `source = "trajectory"`: `tracking.csv` and
+//!   `tracking_summary.csv`, and their sections in `summary.md` and
+//!   `index.html` ([`tracking`]).
 
 mod html;
 mod summary;
+pub mod tracking;
 pub mod training;
 
 pub use html::write_html;

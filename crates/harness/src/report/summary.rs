@@ -31,6 +31,9 @@ pub fn write_summary(
     stopped: Option<&Stopped>,
 ) -> anyhow::Result<()> {
     let mut text = render(suite, header, rows, trainings);
+    if let Some((_, summaries)) = super::tracking::read(dir)? {
+        text.push_str(&super::tracking::markdown(&summaries));
+    }
     if let Some(s) = stopped {
         text = text.replacen(
             &format!("{header}\n"),

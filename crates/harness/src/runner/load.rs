@@ -67,6 +67,7 @@ pub fn load(src: &Source, side: Side) -> Result<Vec<Loaded>, String> {
             Ok(vec![pick(name.clone(), "generated".into(), a, None)])
         }
         MatrixJob::Recorded { .. } => Err("recorded gradients resolve after training".into()),
+        MatrixJob::Trajectory { .. } => Err("a trajectory is followed by trackers".into()),
         MatrixJob::File {
             path,
             tensors,
@@ -115,7 +116,7 @@ pub fn load(src: &Source, side: Side) -> Result<Vec<Loaded>, String> {
 
 /// The step of a gradient file the recorder wrote, which names it
 /// `step-<N>.safetensors` (`llama::session`'s output layout).
-fn recorded_step(path: &Path) -> Result<usize, String> {
+pub(super) fn recorded_step(path: &Path) -> Result<usize, String> {
     path.file_stem()
         .and_then(|s| s.to_str())
         .and_then(|s| s.strip_prefix("step-"))
@@ -137,6 +138,7 @@ pub fn job_name(job: &MatrixJob) -> String {
             "recorded{}",
             stage.as_ref().map_or(String::new(), |s| format!(" ({s})"))
         ),
+        MatrixJob::Trajectory { runs, .. } => format!("trajectory ({})", runs.join(", ")),
     }
 }
 
@@ -146,5 +148,6 @@ pub fn job_source(job: &MatrixJob) -> String {
         MatrixJob::Generated { .. } => "generated".into(),
         MatrixJob::File { path, .. } => path.display().to_string(),
         MatrixJob::Recorded { .. } => "recorded".into(),
+        MatrixJob::Trajectory { .. } => "trajectory".into(),
     }
 }

@@ -11,7 +11,10 @@
 //! - [`load`]: a source's matrices, with their labels and origins;
 //! - [`measure`]: one matrix × method × rank × thread count into one [`Row`]
 //!   (the reference SVD of a matrix is computed once, for all its rows);
-//! - [`row`]: the records: [`Row`], [`Status`], [`Origin`], [`Metric`].
+//! - [`row`]: the records: [`Row`], [`Status`], [`Origin`], [`Metric`];
+//! - [`tracking`], after the one-shot rows: `source = "trajectory"`, each
+//!   recording assembled into trajectories ([`trajectory`]) and followed by
+//!   every method as a tracker ([`track`]).
 //!
 //! Failures (a file that does not load, a rank larger than the matrix, an
 //! unavailable backend, a numerical failure) become rows with a status and
@@ -22,7 +25,10 @@ pub mod load;
 pub mod measure;
 pub mod plan;
 pub mod row;
+pub mod track;
+pub mod tracking;
 pub mod train;
+pub mod trajectory;
 
 pub use calibrate::measure_gemm_rate;
 pub use measure::ENERGY_MIN_SECONDS;
@@ -64,6 +70,8 @@ pub struct RunOutput {
     pub dir: PathBuf,
     pub rows: Vec<Row>,
     pub trainings: Vec<TrainOutcome>,
+    /// The trajectory part (`tracking.csv`, `tracking_summary.csv`).
+    pub tracked: tracking::Tracked,
 }
 
 /// Runs `suite`, writing its report; rows already written survive an
@@ -98,6 +106,7 @@ pub fn run(suite: &Suite, registry: &Registry, opts: &RunOptions<'_>) -> anyhow:
                 dir,
                 rows: done.rows,
                 trainings: done.trainings,
+                tracked: done.tracked,
             })
         }
         Err(e) => {
@@ -135,6 +144,7 @@ struct Done {
     sources: Option<Vec<String>>,
     /// How many of `sources` were measured to the end.
     sources_finished: usize,
+    tracked: tracking::Tracked,
 }
 
 impl Done {
@@ -229,6 +239,17 @@ fn measure_all(
         done.sources_finished = i + 1;
     }
     bar.finish_and_clear();
+    if tracking::wanted(suite) {
+        let mut tracks = report::tracking::TrackingWriter::create(&dir)?;
+        tracking::track_all(
+            suite,
+            registry,
+            lanes,
+            &done.trainings,
+            &mut tracks,
+            &mut done.tracked,
+        )?;
+    }
     Ok(())
 }
 

@@ -76,6 +76,9 @@ pub fn sources(matrices: &[MatrixJob], trainings: &[TrainOutcome]) -> Vec<Source
                     }
                 }
             }
+            // Trajectories are followed by trackers, not measured one-shot
+            // (`super::trajectory`).
+            MatrixJob::Trajectory { .. } => {}
             other => out.push(Source {
                 job: other.clone(),
                 recorded_by: None,

@@ -15,10 +15,11 @@ use crate::suite::Suite;
 
 /// Whether a row (or a training run) ran, and if not, why not in kind; the
 /// reason itself is the row's `error` column.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     /// Ran; every figure is filled.
+    #[default]
     Ok,
     /// Failed: a file that does not load, a numerical failure, bad params.
     Error,

@@ -1,0 +1,292 @@
+//! The trajectory part of a report (`source = "trajectory"`):
+//!
+//! - `tracking.csv`: one row per trajectory × method × rank × threads × step
+//!   ([`TrackStep`]), appended and flushed as each pass finishes;
+//! - `tracking_summary.csv`: one row per trajectory × method × rank ×
+//!   threads ([`TrackSummary`]), and one per trajectory that could not be
+//!   assembled (status `error`, the reason);
+//! - in `summary.md`: per method, the figures over every trajectory, and the
+//!   fastest tracker at each accuracy level ([`LEVELS`]);
+//! - in `index.html`: err_fro against step and against cumulative time, per
+//!   method and rank.
+//!
+//! The summary and the page read the two files back, so a report written
+//! without trajectories is unchanged.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::fs::File;
+use std::path::Path;
+
+use anyhow::Context as _;
+use plotters::prelude::*;
+
+use super::html::{Series, figure};
+use super::training::median;
+use crate::runner::Status;
+use crate::runner::track::{TrackStep, TrackSummary};
+
+/// The accuracy levels of the tracking table: median err_fro at most.
+pub const LEVELS: [f64; 3] = [1.01, 1.05, 1.10];
+
+const STEPS: &str = "tracking.csv";
+const SUMMARY: &str = "tracking_summary.csv";
+
+/// Writes `tracking.csv` and `tracking_summary.csv` as a run goes.
+pub struct TrackingWriter {
+    steps: csv::Writer<File>,
+    summary: csv::Writer<File>,
+}
+
+impl TrackingWriter {
+    /// Creates both files in `dir`.
+    pub fn create(dir: &Path) -> anyhow::Result<Self> {
+        let open = |name: &str| {
+            let path = dir.join(name);
+            csv::Writer::from_path(&path)
+                .with_context(|| format!("cannot create {}", path.display()))
+        };
+        Ok(Self {
+            steps: open(STEPS)?,
+            summary: open(SUMMARY)?,
+        })
+    }
+
+    /// Appends a step row and flushes it.
+    pub fn step(&mut self, row: &TrackStep) -> anyhow::Result<()> {
+        self.steps.serialize(row)?;
+        self.steps.flush()?;
+        Ok(())
+    }
+
+    /// Appends a summary row and flushes it.
+    pub fn summary(&mut self, row: &TrackSummary) -> anyhow::Result<()> {
+        self.summary.serialize(row)?;
+        self.summary.flush()?;
+        Ok(())
+    }
+}
+
+/// The rows of `tracking.csv` and `tracking_summary.csv` in `dir`, or
+/// `None` when the run wrote no trajectory part.
+pub fn read(dir: &Path) -> anyhow::Result<Option<(Vec<TrackStep>, Vec<TrackSummary>)>> {
+    let (steps, summary) = (dir.join(STEPS), dir.join(SUMMARY));
+    if !summary.exists() {
+        return Ok(None);
+    }
+    fn rows<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<Vec<T>> {
+        let mut r = csv::Reader::from_path(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        r.deserialize()
+            .collect::<Result<Vec<T>, _>>()
+            .with_context(|| format!("cannot read {}", path.display()))
+    }
+    Ok(Some((rows(&steps)?, rows(&summary)?)))
+}
+
+/// Per (rank, threads) and method, over every trajectory it followed.
+struct Totals {
+    trajectories: usize,
+    steps: usize,
+    /// The worst of the per-trajectory median err_fro.
+    median: f64,
+    worst: f64,
+    seconds: f64,
+    /// Passes that did not finish (the method then qualifies for no level).
+    failed: usize,
+}
+
+fn totals(summaries: &[TrackSummary]) -> BTreeMap<(usize, usize), Vec<(String, Totals)>> {
+    let mut out: BTreeMap<(usize, usize), Vec<(String, Totals)>> = BTreeMap::new();
+    for s in summaries.iter().filter(|s| !s.method.is_empty()) {
+        if s.status == Status::Skipped || s.status == Status::Unavailable {
+            continue;
+        }
+        let group = out.entry((s.rank, s.threads)).or_default();
+        let i = match group.iter().position(|(m, _)| *m == s.method) {
+            Some(i) => i,
+            None => {
+                group.push((
+                    s.method.clone(),
+                    Totals {
+                        trajectories: 0,
+                        steps: 0,
+                        median: 0.0,
+                        worst: 0.0,
+                        seconds: 0.0,
+                        failed: 0,
+                    },
+                ));
+                group.len() - 1
+            }
+        };
+        let t = &mut group[i].1;
+        t.trajectories += 1;
+        t.steps += s.steps;
+        t.median = t.median.max(s.err_fro_median.unwrap_or(f64::INFINITY));
+        t.worst = t.worst.max(s.err_fro_worst.unwrap_or(f64::INFINITY));
+        t.seconds += s.time_total_s.unwrap_or(0.0);
+        t.failed += usize::from(s.status != Status::Ok);
+    }
+    out
+}
+
+/// The tracking section of `summary.md`.
+pub fn markdown(summaries: &[TrackSummary]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "## Tracking along recorded trajectories\n");
+    let _ = writeln!(
+        out,
+        "Each method followed each recorded tensor through its recorded steps as a tracker \
+         (the previous basis as warm start, or the method's own tracker). Per rank and thread \
+         count, over every trajectory: median err_fro is the worst of the per-trajectory \
+         medians, worst err_fro the worst step, time the cumulative time of every update \
+         (tracking.csv has every step, tracking_summary.csv every pass).\n"
+    );
+    for s in summaries.iter().filter(|s| s.status == Status::Error) {
+        let _ = writeln!(
+            out,
+            "- **error** {} {}{}: {}",
+            s.run,
+            s.tensor,
+            if s.method.is_empty() {
+                String::new()
+            } else {
+                format!(" ({}, k = {})", s.method, s.rank)
+            },
+            s.error.replace('\n', " ")
+        );
+    }
+    let groups = totals(summaries);
+    if groups.is_empty() {
+        let _ = writeln!(out, "\nNo trajectory was followed.\n");
+        return out;
+    }
+    let _ = writeln!(
+        out,
+        "\n| k | threads | method | trajectories | steps | median err_fro | worst err_fro | \
+         cumulative time (ms) | per update (ms) |\n|---|---|---|---|---|---|---|---|---|"
+    );
+    for ((k, threads), methods) in &groups {
+        for (m, t) in methods {
+            let failed = if t.failed > 0 {
+                format!(" ({} failed)", t.failed)
+            } else {
+                String::new()
+            };
+            let _ = writeln!(
+                out,
+                "| {k} | {threads} | {m}{failed} | {} | {} | {:.4} | {:.4} | {:.3} | {:.3} |",
+                t.trajectories,
+                t.steps,
+                t.median,
+                t.worst,
+                t.seconds * 1e3,
+                t.seconds * 1e3 / t.steps.max(1) as f64
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "\n### Fastest tracker at each accuracy level\n\nThe method with the least cumulative \
+         time among those whose median err_fro (the worst over the trajectories) is at most the \
+         level and whose every pass finished.\n"
+    );
+    let header: Vec<String> = LEVELS.iter().map(|l| format!("≤ {l:.2}")).collect();
+    let _ = writeln!(
+        out,
+        "| k | threads | {} |\n|---|---|{}",
+        header.join(" | "),
+        "---|".repeat(LEVELS.len())
+    );
+    for ((k, threads), methods) in &groups {
+        let cells: Vec<String> = LEVELS
+            .iter()
+            .map(|&level| {
+                methods
+                    .iter()
+                    .filter(|(_, t)| t.failed == 0 && t.median <= level)
+                    .min_by(|a, b| a.1.seconds.total_cmp(&b.1.seconds))
+                    .map_or("none".into(), |(m, t)| {
+                        format!("{m} ({:.3} ms, {:.4})", t.seconds * 1e3, t.median)
+                    })
+            })
+            .collect();
+        let _ = writeln!(out, "| {k} | {threads} | {} |", cells.join(" | "));
+    }
+    out.push('\n');
+    out
+}
+
+/// The tracking section of `index.html`: per rank, at the run's first
+/// thread count, the median err_fro over the trajectories at each position
+/// against the step, and against the cumulative time summed over them.
+pub fn html(page: &mut String, steps: &[TrackStep]) -> anyhow::Result<()> {
+    let ok: Vec<&TrackStep> = steps.iter().filter(|r| r.status == Status::Ok).collect();
+    let Some(threads) = ok.iter().map(|r| r.threads).min() else {
+        return Ok(());
+    };
+    page.push_str("<h2>Tracking along recorded trajectories</h2>");
+    let mut methods: Vec<&str> = Vec::new();
+    for r in &ok {
+        if !methods.contains(&r.method.as_str()) {
+            methods.push(&r.method);
+        }
+    }
+    let color =
+        |m: &str| Palette99::pick(methods.iter().position(|x| *x == m).unwrap_or(0)).to_rgba();
+    // rank → method → position → (step, err_fro values, cumulative seconds)
+    type ByIndex = BTreeMap<usize, (usize, Vec<f64>, f64)>;
+    let mut by_rank: BTreeMap<usize, BTreeMap<&str, ByIndex>> = BTreeMap::new();
+    for r in ok.iter().filter(|r| r.threads == threads) {
+        let e = by_rank
+            .entry(r.rank)
+            .or_default()
+            .entry(&r.method)
+            .or_default()
+            .entry(r.index)
+            .or_insert((r.step, Vec::new(), 0.0));
+        e.1.extend(r.err_fro);
+        e.2 += r.cumulative_s.unwrap_or(0.0);
+    }
+    for (k, by_method) in &by_rank {
+        for against_time in [false, true] {
+            let series: Vec<Series> = by_method
+                .iter()
+                .map(|(m, points)| {
+                    let pts = points
+                        .values()
+                        .filter(|(_, e, _)| !e.is_empty())
+                        .map(|(step, e, s)| {
+                            let x = if against_time { s * 1e3 } else { *step as f64 };
+                            (x, median(e.clone()))
+                        })
+                        .collect();
+                    (m.to_string(), color(m), pts)
+                })
+                .collect();
+            let (title, x) = if against_time {
+                (
+                    format!("k = {k}, {threads} thread(s): err_fro against cumulative time"),
+                    "cumulative time over the trajectories (ms)",
+                )
+            } else {
+                (
+                    format!("k = {k}, {threads} thread(s): err_fro along the trajectory"),
+                    "training step",
+                )
+            };
+            figure(
+                page,
+                &title,
+                x,
+                "median err_fro over the trajectories",
+                false,
+                true,
+                true,
+                &series,
+            )?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,170 @@
+//! The trajectory part of a run, after the one-shot rows: every
+//! `source = "trajectory"` matrix's recordings assembled into trajectories
+//! ([`super::trajectory`]), each followed by every method at every rank and
+//! thread count ([`super::track`]), the rows written as each pass finishes
+//! (`tracking.csv`, `tracking_summary.csv`).
+//!
+//! Failures are rows, and the run goes on: a recording that does not give a
+//! trajectory (a missing step, mixed shapes, a glob that matches nothing, a
+//! run that failed) is one summary row with status `error` naming the run,
+//! the tensor, the step and the fix; a method that did not build, is
+//! unavailable or is asked for a rank above min(m, n) is a summary row with
+//! that status.
+
+use std::sync::Arc;
+
+use faer::Par;
+use subspace::reference::ReferenceSvd;
+use subspace::{Registry, SubspaceMethod};
+
+use super::calibrate::Lane;
+use super::row::Status;
+use super::track::{self, Inputs, TrackStep, TrackSummary};
+use super::train::TrainOutcome;
+use super::trajectory::{self, Trajectory};
+use crate::report::tracking::TrackingWriter;
+use crate::suite::{MatrixJob, Side, Suite};
+
+/// What the trajectory part produced so far.
+#[derive(Debug, Default)]
+pub struct Tracked {
+    pub steps: Vec<TrackStep>,
+    pub summaries: Vec<TrackSummary>,
+}
+
+/// Whether `suite` has a trajectory source.
+pub fn wanted(suite: &Suite) -> bool {
+    suite
+        .matrices
+        .iter()
+        .any(|m| matches!(m, MatrixJob::Trajectory { .. }))
+}
+
+/// Runs the trajectory part of `suite` (see the module doc), appending to
+/// `out` and `writer` as each pass finishes.
+pub fn track_all(
+    suite: &Suite,
+    registry: &Registry,
+    lanes: &[Lane],
+    trainings: &[TrainOutcome],
+    writer: &mut TrackingWriter,
+    out: &mut Tracked,
+) -> anyhow::Result<()> {
+    let methods: Vec<Result<Arc<dyn SubspaceMethod>, String>> = suite
+        .methods
+        .iter()
+        .map(|job| {
+            registry
+                .build(&job.plugin, &job.params)
+                .map(Arc::from)
+                .map_err(|e| e.to_string())
+        })
+        .collect();
+    for job in &suite.matrices {
+        let MatrixJob::Trajectory { runs, tensors } = job else {
+            continue;
+        };
+        for (id, recording) in trajectory::recordings(suite, trainings, runs) {
+            let assembled = recording.and_then(|r| trajectory::assemble(&r, tensors.as_deref()));
+            let trajectories = match assembled {
+                Ok(t) => t,
+                Err(reason) => {
+                    eprintln!("trajectory {id}: {reason}");
+                    let row = TrackSummary {
+                        run: id.clone(),
+                        tensor: tensors.clone().unwrap_or_else(|| "*".into()),
+                        status: Status::Error,
+                        error: reason,
+                        ..TrackSummary::default()
+                    };
+                    writer.summary(&row)?;
+                    out.summaries.push(row);
+                    continue;
+                }
+            };
+            for t in &trajectories {
+                follow_all(suite, &methods, lanes, t, writer, out)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Every method × rank × lane over one trajectory.
+fn follow_all(
+    suite: &Suite,
+    methods: &[Result<Arc<dyn SubspaceMethod>, String>],
+    lanes: &[Lane],
+    t: &Trajectory,
+    writer: &mut TrackingWriter,
+    out: &mut Tracked,
+) -> anyhow::Result<()> {
+    let (m, n) = t.matrices[0].shape();
+    let transpose = suite.side == Side::Short && m > n;
+    eprintln!(
+        "trajectory {} {}: {} steps of {m}×{n}",
+        t.run,
+        t.tensor,
+        t.steps.len()
+    );
+    // The references use every core: they are not measured.
+    let mut references = Vec::with_capacity(t.steps.len());
+    for (i, a) in t.matrices.iter().enumerate() {
+        let a = if transpose { a.transpose() } else { a.as_ref() };
+        let r = ReferenceSvd::new(a, Par::rayon(0)).map_err(|e| {
+            anyhow::anyhow!(
+                "reference SVD of {} {} at step {}: {e}",
+                t.run,
+                t.tensor,
+                t.steps[i]
+            )
+        })?;
+        references.push(r);
+    }
+    let inputs = Inputs {
+        trajectory: t,
+        transpose,
+        references: &references,
+    };
+    let (rows_in, cols_in) = inputs.input(0).shape();
+    for (job, built) in suite.methods.iter().zip(methods) {
+        for &rank in &suite.ranks {
+            for lane in lanes {
+                let refused = |status: Status, reason: String| TrackSummary {
+                    status,
+                    error: reason,
+                    ..track::base(job, t, transpose, rank, lane.threads)
+                };
+                let refusal = match built {
+                    Err(e) => Some(refused(Status::Error, e.clone())),
+                    Ok(method) => match method.availability() {
+                        Err(reason) => Some(refused(Status::Unavailable, reason)),
+                        Ok(()) if rank > rows_in.min(cols_in) => Some(refused(
+                            Status::Skipped,
+                            format!(
+                                "rank {rank} > min(m, n) = {} for this {rows_in}×{cols_in} input",
+                                rows_in.min(cols_in)
+                            ),
+                        )),
+                        Ok(()) => None,
+                    },
+                };
+                if let Some(row) = refusal {
+                    writer.summary(&row)?;
+                    out.summaries.push(row);
+                    continue;
+                }
+                let Ok(method) = built else { continue };
+                let pass = track::follow(method, &inputs, rank, suite.seed, suite.warmup, lane);
+                let (steps, summary) = track::rows(job, &inputs, rank, lane.threads, pass);
+                for s in &steps {
+                    writer.step(s)?;
+                }
+                writer.summary(&summary)?;
+                out.steps.extend(steps);
+                out.summaries.push(summary);
+            }
+        }
+    }
+    Ok(())
+}
