@@ -454,8 +454,21 @@ fn run_loaded(
         .iter()
         .filter(|r| r.status != harness::runner::Status::Ok)
         .count();
+    let passes = &output.tracked.summaries;
+    let tracked = if passes.is_empty() {
+        String::new()
+    } else {
+        let failed = passes
+            .iter()
+            .filter(|s| s.status != harness::runner::Status::Ok)
+            .count();
+        format!(
+            ", {} tracker passes over trajectories ({failed} did not run)",
+            passes.len()
+        )
+    };
     eprintln!(
-        "{} rows ({} did not run: see summary.md); report: {}",
+        "{} rows ({} did not run: see summary.md){tracked}; report: {}",
         output.rows.len(),
         failed,
         output.dir.display()

@@ -220,7 +220,8 @@ pub fn markdown(summaries: &[TrackSummary]) -> String {
 
 /// The tracking section of `index.html`: per rank, at the run's first
 /// thread count, the median err_fro over the trajectories at each position
-/// against the step, and against the cumulative time summed over them.
+/// against the step, and against the cumulative time summed over them (log
+/// scale: the methods' costs differ by orders of magnitude).
 pub fn html(page: &mut String, steps: &[TrackStep]) -> anyhow::Result<()> {
     let ok: Vec<&TrackStep> = steps.iter().filter(|r| r.status == Status::Ok).collect();
     let Some(threads) = ok.iter().map(|r| r.threads).min() else {
@@ -281,7 +282,7 @@ pub fn html(page: &mut String, steps: &[TrackStep]) -> anyhow::Result<()> {
                 &title,
                 x,
                 "median err_fro over the trajectories",
-                false,
+                against_time,
                 true,
                 true,
                 &series,

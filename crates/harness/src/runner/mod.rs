@@ -145,6 +145,8 @@ struct Done {
     /// How many of `sources` were measured to the end.
     sources_finished: usize,
     tracked: tracking::Tracked,
+    /// Whether the trajectory part ran to its end.
+    tracking_finished: bool,
 }
 
 impl Done {
@@ -163,6 +165,10 @@ impl Done {
             Some(sources) => {
                 for name in sources.iter().skip(self.sources_finished) {
                     out.push(format!("matrix {name}"));
+                }
+                // Before training ends, the trajectory jobs are listed above.
+                if tracking::wanted(suite) && !self.tracking_finished {
+                    out.push("the trajectory part (source = \"trajectory\")".into());
                 }
             }
         }
@@ -249,6 +255,7 @@ fn measure_all(
             &mut tracks,
             &mut done.tracked,
         )?;
+        done.tracking_finished = true;
     }
     Ok(())
 }

@@ -256,7 +256,8 @@ pub fn rows(
             ..blank
         });
     }
-    (steps.clone(), summarize(summary, &steps, failure))
+    let summary = summarize(summary, &steps, failure);
+    (steps, summary)
 }
 
 /// The summary of a pass's step rows.

@@ -58,7 +58,7 @@ impl RecordSteps {
         match *self {
             Self::List(ref v) => v.contains(&step),
             Self::Range { start, end, stride } => {
-                step >= start && step < end && stride > 0 && (step - start) % stride == 0
+                step >= start && step < end && stride > 0 && (step - start).is_multiple_of(stride)
             }
         }
     }
