@@ -291,3 +291,55 @@ pub fn html(page: &mut String, steps: &[TrackStep]) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pass(method: &str, tensor: &str, median: f64, seconds: f64, status: Status) -> TrackSummary {
+        TrackSummary {
+            run: "s/r".into(),
+            tensor: tensor.into(),
+            method: method.into(),
+            rank: 8,
+            threads: 1,
+            steps: 4,
+            status,
+            err_fro_median: Some(median),
+            err_fro_worst: Some(median + 0.01),
+            time_total_s: Some(seconds),
+            ..TrackSummary::default()
+        }
+    }
+
+    /// The level table by hand: "fast" (median 1.20) qualifies nowhere,
+    /// "mid" (worst median over its two tensors 1.04) at 1.05 and 1.10,
+    /// "exact" everywhere; "broken" is fastest and exact but one pass
+    /// failed, so it never qualifies.
+    #[test]
+    fn the_fastest_tracker_at_each_level_is_the_cheapest_that_qualifies() {
+        let rows = [
+            pass("fast", "a", 1.20, 0.001, Status::Ok),
+            pass("fast", "b", 1.00, 0.001, Status::Ok),
+            pass("mid", "a", 1.04, 0.002, Status::Ok),
+            pass("mid", "b", 1.00, 0.002, Status::Ok),
+            pass("exact", "a", 1.00, 0.010, Status::Ok),
+            pass("exact", "b", 1.00, 0.010, Status::Ok),
+            pass("broken", "a", 1.00, 0.0001, Status::Ok),
+            pass("broken", "b", 1.00, 0.0, Status::Error),
+        ];
+        let md = markdown(&rows);
+        let table = md.split("### Fastest tracker").nth(1).unwrap();
+        let row = table.lines().find(|l| l.starts_with("| 8 | 1 |")).unwrap();
+        assert_eq!(
+            row,
+            "| 8 | 1 | exact (20.000 ms, 1.0000) | mid (4.000 ms, 1.0400) | mid (4.000 ms, 1.0400) |"
+        );
+        assert!(
+            md.contains("| 8 | 1 | mid | 2 | 8 | 1.0400 | 1.0500 | 4.000 | 0.500 |"),
+            "{md}"
+        );
+        assert!(md.contains("| 8 | 1 | broken (1 failed) |"), "{md}");
+        assert!(md.contains("- **error** s/r b (broken, k = 8)"), "{md}");
+    }
+}
