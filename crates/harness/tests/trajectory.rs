@@ -396,3 +396,41 @@ fn a_trajectory_needs_a_recording_run_named_as_the_suite_names_it() {
     let err = parse(&SUITE.replace("tensors = \"*nothing*\"", "tensors = \"[\"")).unwrap_err();
     assert!(err.contains("tensors = \"[\" is not a glob"), "{err}");
 }
+
+#[test]
+fn a_failed_update_ends_the_pass_keeping_the_steps_before_it() {
+    let sigma = [4.0, 2.0, 1.0];
+    let a = turned(12, 9, &sigma, 2, 0.0);
+    let t = Trajectory {
+        run: "s/r".into(),
+        tensor: "a".into(),
+        steps: vec![7, 8, 9],
+        matrices: vec![a.clone(), a.clone(), a],
+    };
+    let references: Vec<ReferenceSvd> = t
+        .matrices
+        .iter()
+        .map(|a| ReferenceSvd::new(a.as_ref(), Par::Seq).unwrap())
+        .collect();
+    let inputs = Inputs {
+        trajectory: &t,
+        transpose: false,
+        references: &references,
+    };
+    let job = harness::suite::MethodJob {
+        label: "m".into(),
+        plugin: "m".into(),
+        params: toml::Table::new(),
+    };
+    let q = rows_basis(2, 0.0);
+    let pass = (vec![(q, 0.5)], Some((1, "no convergence".to_string())));
+    let (steps, summary) = track::rows(&job, &inputs, 2, 1, pass);
+    assert_eq!(steps.len(), 2);
+    assert_eq!((steps[0].status, steps[0].step), (Status::Ok, 7));
+    assert!((steps[0].err_fro.unwrap() - 1.0).abs() < 1e-6);
+    assert_eq!((steps[1].status, steps[1].step), (Status::Error, 8));
+    assert_eq!(steps[1].error, "no convergence");
+    assert_eq!((summary.status, summary.steps), (Status::Error, 1));
+    assert_eq!(summary.error, "step 8 (position 1): no convergence");
+    assert_eq!(summary.time_total_s, Some(0.5));
+}
