@@ -89,7 +89,7 @@ pub fn run_shard(
     registry: &Registry,
     opts: &RunOptions<'_>,
     part: &shard::Part,
-    trained: (Vec<TrainOutcome>, Vec<PathBuf>),
+    trained: trained::Trained,
 ) -> anyhow::Result<RunOutput> {
     run_part(suite, registry, opts, Some((part, trained)))
 }
@@ -98,7 +98,7 @@ fn run_part(
     suite: &Suite,
     registry: &Registry,
     opts: &RunOptions<'_>,
-    shard: Option<(&shard::Part, (Vec<TrainOutcome>, Vec<PathBuf>))>,
+    shard: Option<(&shard::Part, trained::Trained)>,
 ) -> anyhow::Result<RunOutput> {
     let threads_max = suite.threads.iter().copied().max().unwrap_or(1);
     let machine = Machine::probe(threads_max);

@@ -100,12 +100,12 @@ impl Phase {
 
     /// Whether this phase runs `item`.
     pub fn runs(self, item: &Item) -> bool {
-        match (self, item) {
-            (Self::All, _) => true,
-            (Self::Train, Item::Train { .. }) => true,
-            (Self::Matrices, Item::Rows { .. }) => true,
-            _ => false,
-        }
+        matches!(
+            (self, item),
+            (Self::All, _)
+                | (Self::Train, Item::Train { .. })
+                | (Self::Matrices, Item::Rows { .. })
+        )
     }
 
     /// Checks that `suite` can run in this phase: a suite with a source

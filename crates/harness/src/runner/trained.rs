@@ -13,6 +13,10 @@ use crate::suite::{MatrixJob, Suite};
 use super::plan;
 use super::train::TrainOutcome;
 
+/// The training runs a shard reads, in suite order, and the reports they
+/// came from.
+pub type Trained = (Vec<TrainOutcome>, Vec<PathBuf>);
+
 /// For each source of [`plan::sources`]: its `[[matrix]]` index in the
 /// suite and its index among that entry's files.
 pub fn source_places(matrices: &[MatrixJob], trainings: &[TrainOutcome]) -> Vec<(usize, usize)> {
@@ -28,7 +32,7 @@ pub fn source_places(matrices: &[MatrixJob], trainings: &[TrainOutcome]) -> Vec<
 /// `training.json` of `dirs`, with the directories read. Refuses a report
 /// of another suite, a run found twice, and a run found nowhere, naming
 /// them and the fix.
-pub fn read(suite: &Suite, dirs: &[PathBuf]) -> anyhow::Result<(Vec<TrainOutcome>, Vec<PathBuf>)> {
+pub fn read(suite: &Suite, dirs: &[PathBuf]) -> anyhow::Result<Trained> {
     let fix = "merge the training phase (`lab merge <train shard dirs> --out DIR`) and give \
                `--trained DIR`";
     let mut found: Vec<(TrainOutcome, &Path)> = Vec::new();
