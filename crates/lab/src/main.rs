@@ -46,6 +46,9 @@ enum Command {
     },
     /// Merge the reports of a sharded suite's shards into one report.
     Merge(sharding::MergeArgs),
+    /// Whether two reports hold the same figures, timings aside (a merged
+    /// report against an unsharded run's); fails naming what differs.
+    Compare(sharding::CompareArgs),
     /// Train a Llama with AdamW or GaLore-AdamW and write training.csv,
     /// memory.json, train.json, recorded gradients and checkpoints.
     Train(Box<TrainArgs>),
@@ -165,6 +168,7 @@ fn dispatch(cli: Cli) -> Result<()> {
             run_suite(&suite, &out).map(|_| ())
         }
         Command::Merge(args) => sharding::merge(&args),
+        Command::Compare(args) => sharding::compare(&args),
         Command::Train(args) => train(&args),
         Command::Check {
             suite,

@@ -51,6 +51,18 @@ pub struct MergeArgs {
     pub compare_with: Option<PathBuf>,
 }
 
+/// The options of `lab compare`.
+#[derive(clap::Args)]
+pub struct CompareArgs {
+    /// A report directory (e.g. the merged one).
+    pub a: PathBuf,
+    /// Another (e.g. an unsharded run's).
+    pub b: PathBuf,
+    /// Print the accuracy figures of this many rows of each side by side.
+    #[arg(long, default_value_t = 0)]
+    pub show: usize,
+}
+
 /// `lab run SUITE --shard I/N [--phase P] [--trained DIR…] [--dry-run]`.
 pub fn run(
     path: &Path,
@@ -146,19 +158,54 @@ pub fn merge(args: &MergeArgs) -> Result<()> {
         merged.files.join(", ")
     );
     if let Some(other) = &args.compare_with {
-        let (diffs, cells) = harness::merge::compare::compare(&merged.dir, other, 20)?;
-        if !diffs.is_empty() {
-            bail!(
-                "the merged report differs from {} (timings aside):\n  {}",
-                other.display(),
-                diffs.join("\n  ")
-            );
-        }
-        eprintln!(
-            "same figures as {}: {cells} cells compared, timings aside",
-            other.display()
-        );
+        same_figures(&merged.dir, other)?;
     }
     println!("{}", merged.dir.display());
+    Ok(())
+}
+
+/// `lab compare A B [--show K]`.
+pub fn compare(args: &CompareArgs) -> Result<()> {
+    if args.show > 0 {
+        let (ra, rb) = (
+            harness::merge::read_rows(&args.a)?,
+            harness::merge::read_rows(&args.b)?,
+        );
+        println!(
+            "{:<22} {:<20} {:>4} {:>17} {:>22} {:>22}",
+            "matrix", "method", "k", "status", "err_fro (A)", "err_fro (B)"
+        );
+        let fig = |x: Option<f64>| x.map_or("-".to_string(), |v| v.to_string());
+        for (a, b) in ra.iter().zip(&rb).take(args.show) {
+            println!(
+                "{:<22} {:<20} {:>4} {:>17} {:>22} {:>22}",
+                a.matrix,
+                a.method,
+                a.rank,
+                format!("{}/{}", a.status, b.status),
+                fig(a.err_fro),
+                fig(b.err_fro)
+            );
+        }
+    }
+    same_figures(&args.a, &args.b)
+}
+
+/// Fails naming the cells where `a` and `b` differ, timings aside.
+fn same_figures(a: &Path, b: &Path) -> Result<()> {
+    let (diffs, cells) = harness::merge::compare::compare(a, b, 20)?;
+    if !diffs.is_empty() {
+        bail!(
+            "{} differs from {} (timings aside):\n  {}",
+            a.display(),
+            b.display(),
+            diffs.join("\n  ")
+        );
+    }
+    eprintln!(
+        "same figures: {} and {}, {cells} cells of every CSV compared exactly, timings aside",
+        a.display(),
+        b.display()
+    );
     Ok(())
 }

@@ -181,7 +181,7 @@ fn complete_phase(all: &[Shard], phase: Phase) -> anyhow::Result<Vec<Shard>> {
             p => format!(" --phase {p}"),
         };
         bail!(
-            "missing shard{} {} of {count} (phase {phase}){why}: run each with `lab run {} \
+            "missing shard{} {} (phase {phase}){why}: run each with `lab run {} \
              --shard I/{count}{phase_flag}` (on Slurm: `sbatch --array={} …` with the same \
              script) and merge again",
             if missing.len() > 1 { "s" } else { "" },
