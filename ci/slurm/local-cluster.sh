@@ -6,9 +6,10 @@
 #   2. ci/slurm/submit.sh: the array job of N = 3 shards and the merge job
 #      (--dependency=afterok); the merged accuracy figures must equal the
 #      unsharded run's exactly (lab compare: every CSV, timings aside);
-#   3. a second submission with task 2 scancelled: the merge must refuse,
-#      naming the missing shard 2/3; task 2 re-run (submit.sh --only 2),
-#      the merge must succeed and equal the unsharded run.
+#   3. a second submission with task 2 scancelled while it runs: the merge
+#      must refuse, naming the missing shard 2/3 and its unfinished report;
+#      task 2 re-run (submit.sh --only 2), the merge must succeed (taking the
+#      re-run's report over the unfinished one) and equal the unsharded run.
 # Every wait is bounded; the daemons it started are stopped by pid.
 #
 # Without slurm-wlm and munge it says so and exits 0, or 1 where
@@ -154,19 +155,24 @@ cat "$WORK"/a/galore-lab-merge-*.out
 grep -h '^shard' "$WORK"/a/galore-lab-shard-*.out
 "$LAB" compare "$WORK/a/merged" "$UNSHARDED" --show 36
 
-echo "== 3. a second submission with task 2 cancelled"
+echo "== 3. a second submission with task 2 cancelled while it runs"
 mapfile -t jobs < <(ci/slurm/submit.sh suites/quick.toml 3 "$WORK/b")
+# Cancel task 2 while it runs, once its partial report exists (a task
+# killed mid-way leaves a report that says "running").
+shard2_started() { compgen -G "$WORK/b/all-2/quick/*/shard.json" >/dev/null; }
+wait_for 120 shard2_started
 scancel "${jobs[0]}_2"
-echo "scancel ${jobs[0]}_2"
+echo "scancel ${jobs[0]}_2 (running; its partial report: $(cd "$WORK/b" && echo all-2/quick/*))"
 wait_for 240 queue_empty
 for j in "${jobs[@]}"; do echo "job $j: $(job_state "$j")"; done
 [ ! -e "$WORK/b/merged" ] || { echo "error: the merge job ran without shard 2" >&2; exit 1; }
-echo "shard reports: $(cd "$WORK/b" && ls -d all-* | tr '\n' ' ')"
+echo "shard reports: $(cd "$WORK/b" && ls -d all-*/quick/* | tr '\n' ' ')"
 if "$LAB" merge "$WORK"/b/all-* --out "$WORK/b/merged" 2>"$WORK/refusal.txt"; then
   echo "error: lab merge accepted the shards without shard 2/3" >&2; exit 1
 fi
 cat "$WORK/refusal.txt"
 grep -q 'missing shard 2/3' "$WORK/refusal.txt"
+grep -q 'did not finish (status "running")' "$WORK/refusal.txt"
 [ ! -e "$WORK/b/merged" ] || { echo "error: the refused merge wrote $WORK/b/merged" >&2; exit 1; }
 echo "-- re-running task 2: ci/slurm/submit.sh suites/quick.toml 3 $WORK/b --only 2"
 rerun=$(ci/slurm/submit.sh suites/quick.toml 3 "$WORK/b" --only 2)

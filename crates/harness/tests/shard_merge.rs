@@ -235,7 +235,7 @@ fn refusals(t: &Path, suite: &Suite, dirs: &[PathBuf]) {
 
     refuse(
         &[d1.clone(), d3.clone()],
-        &["missing shard 2/3", "--shard I/3", "--array=2"],
+        &["missing shard 2/3", "--shard I/3", "--only 2"],
     );
     let twin = copy(&d2, "twin", &|_| {});
     refuse(

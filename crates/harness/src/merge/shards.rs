@@ -182,8 +182,8 @@ fn complete_phase(all: &[Shard], phase: Phase) -> anyhow::Result<Vec<Shard>> {
         };
         bail!(
             "missing shard{} {} (phase {phase}){why}: run each with `lab run {} \
-             --shard I/{count}{phase_flag}` (on Slurm: `sbatch --array={} …` with the same \
-             script) and merge again",
+             --shard I/{count}{phase_flag}` (on Slurm: `ci/slurm/submit.sh SUITE {count} OUT \
+             --only {}{phase_flag}`) and merge again",
             if missing.len() > 1 { "s" } else { "" },
             names.join(", "),
             suite.display(),
