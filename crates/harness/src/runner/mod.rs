@@ -150,7 +150,7 @@ fn run_part(
         Err(e) => {
             let stopped = report::Stopped {
                 reason: format!("{e:#}"),
-                unfinished: done.unfinished(suite),
+                unfinished: done.unfinished(suite, marks.as_ref().map(|m| &m.part)),
             };
             let dir = writer.dir().to_path_buf();
             // The run's own error comes first; a failure to close is added to it.
@@ -183,24 +183,39 @@ struct Done {
     sources: Option<Vec<String>>,
     /// How many of `sources` were measured to the end.
     sources_finished: usize,
+    /// Each source's `[[matrix]]` index ([`trained::source_places`]).
+    places: Vec<(usize, usize)>,
 }
 
 impl Done {
-    /// The parts of `suite` not finished, as a person names them.
-    fn unfinished(&self, suite: &Suite) -> Vec<String> {
+    /// The parts of `suite` not finished (of shard `part`'s, for a shard),
+    /// as a person names them.
+    fn unfinished(&self, suite: &Suite, part: Option<&shard::Part>) -> Vec<String> {
+        let owns_run = |i: usize| part.is_none_or(|p| p.owns_training(i));
+        let owns_rows = |j: usize| part.is_none_or(|p| p.owns_any_row_of(j));
         let mut out = Vec::new();
         match &self.sources {
             None => {
-                for job in suite.trainings.iter().skip(self.trainings.len()) {
-                    out.push(format!("training {}", job.id()));
+                for (i, job) in suite.trainings.iter().enumerate() {
+                    let ran = self
+                        .trainings
+                        .iter()
+                        .any(|t| t.stage == job.stage && t.label == job.label);
+                    if owns_run(i) && !ran {
+                        out.push(format!("training {}", job.id()));
+                    }
                 }
-                for job in &suite.matrices {
-                    out.push(format!("matrix {}", load::job_name(job)));
+                for (j, job) in suite.matrices.iter().enumerate() {
+                    if owns_rows(j) {
+                        out.push(format!("matrix {}", load::job_name(job)));
+                    }
                 }
             }
             Some(sources) => {
-                for name in sources.iter().skip(self.sources_finished) {
-                    out.push(format!("matrix {name}"));
+                for (i, name) in sources.iter().enumerate().skip(self.sources_finished) {
+                    if owns_rows(self.places[i].0) {
+                        out.push(format!("matrix {name}"));
+                    }
                 }
             }
         }
@@ -234,6 +249,7 @@ fn measure_all(
     )?;
     let sources = plan::sources(&suite.matrices, &done.trainings);
     let places = trained::source_places(&suite.matrices, &done.trainings);
+    done.places = places.clone();
     done.sources = Some(sources.iter().map(|s| load::job_name(&s.job)).collect());
     let methods = plan::methods(suite, registry);
 
