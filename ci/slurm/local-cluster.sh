@@ -9,7 +9,9 @@
 #   3. a second submission with task 2 scancelled while it runs: the merge
 #      must refuse, naming the missing shard 2/3 and its unfinished report;
 #      task 2 re-run (submit.sh --only 2), the merge must succeed (taking the
-#      re-run's report over the unfinished one) and equal the unsharded run.
+#      re-run's report over the unfinished one) and equal the unsharded run;
+#   4. a suite that trains and measures its recorded gradients, in two
+#      phases (4 jobs chained by afterok), equal to its unsharded run.
 # Every wait is bounded; the daemons it started are stopped by pid.
 #
 # Without slurm-wlm and munge it says so and exits 0, or 1 where
@@ -180,4 +182,44 @@ wait_for 240 queue_empty
 echo "job $rerun: $(job_state "$rerun")"
 "$LAB" merge "$WORK"/b/all-* --out "$WORK/b/merged"
 "$LAB" compare "$WORK/b/merged" "$UNSHARDED"
+echo "== 4. two phases: a suite measuring the gradients its training runs record"
+cat >"$WORK/two-phase.toml" <<'SUITE'
+ranks = [4]
+warmup = 0
+repeats = 1
+[train]
+preset = "tiny"
+steps = 3
+batch_size = 2
+seq_len = 16
+rank = 4
+eval_every = 3
+eval_batches = 1
+threads = 1
+[[stage]]
+name = "tiny"
+record_steps = [0, 2]
+record_tensors = ["model.layers.0.self_attn.q_proj.weight", "model.layers.1.mlp.up_proj.weight"]
+[[run]]
+optimizer = "adamw"
+[[run]]
+name = "svd-T1"
+optimizer = "galore"
+plugin = "svd"
+update_proj_gap = 1
+record = true
+[[matrix]]
+source = "recorded"
+[[method]]
+plugin = "svd"
+[[method]]
+plugin = "rrf"
+SUITE
+WHOLE2=$("$LAB" run "$WORK/two-phase.toml" --out "$WORK/unsharded2" 2>"$WORK/unsharded2.log")
+mapfile -t jobs < <(ci/slurm/submit.sh "$WORK/two-phase.toml" 2 "$WORK/c")
+echo "train array ${jobs[0]}, merge ${jobs[1]}, matrices array ${jobs[2]}, merge ${jobs[3]} (each afterok on the one before)"
+wait_for 240 queue_empty
+for j in "${jobs[@]}"; do echo "job $j: $(job_state "$j")"; done
+[ "$(job_state "${jobs[3]}")" = "COMPLETED " ] || { cat "$WORK"/c/*.out >&2; exit 1; }
+"$LAB" compare "$WORK/c/merged" "$WHOLE2" --show 8
 echo "== local Slurm test passed"
