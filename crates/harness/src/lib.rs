@@ -11,11 +11,13 @@
 //! - [`report`]: `results.csv`, `run.json`, `summary.md` and `index.html`;
 //! - [`baseline`]: the gate's baseline, read and validated before it gates;
 //! - [`check`]: the accuracy gate against a committed baseline;
+//! - [`merge`]: one report from the shards of a suite (`lab merge`);
 //! - [`training`]: training runs (`lab train`, a suite's `[[train]]`).
 
 pub mod baseline;
 pub mod check;
 pub mod machine;
+pub mod merge;
 pub mod power;
 pub mod report;
 pub mod runner;

@@ -21,7 +21,8 @@
 //!   root only; an unreadable file makes RAPL unavailable with that reason.
 //! - **NVML** ([`Nvml`]): GPU energy from `nvmlDeviceGetTotalEnergyConsumption`
 //!   (mJ since the driver loaded, Volta and later), summed over the GPUs that
-//!   report it, via `nvml-wrapper`, which loads `libnvidia-ml.so.1` at run time
+//!   report it and that `CUDA_VISIBLE_DEVICES` gives this process
+//!   ([`visible`]), via `nvml-wrapper`, which loads `libnvidia-ml.so.1` at run time
 //!   and returns an error (never panics) when it is missing. The caller must
 //!   synchronize the device before `begin` and before `end`. The counter is
 //!   updated about every 10–100 ms, so regions must be long enough (repeat the
@@ -327,26 +328,37 @@ impl Nvml {
         let count = nvml
             .device_count()
             .map_err(|e| format!("NVML: no device count ({e})"))?;
+        let var = std::env::var("CUDA_VISIBLE_DEVICES").ok();
+        let visible = visible::parse(var.as_deref());
         let mut devices = Vec::new();
         let mut names = Vec::new();
         for i in 0..count {
             let Ok(device) = nvml.device_by_index(i) else {
                 continue;
             };
+            let uuid = device.uuid().unwrap_or_default();
+            if visible
+                .as_ref()
+                .is_some_and(|v| !visible::selects(v, i, &uuid))
+            {
+                continue;
+            }
             if device.total_energy_consumption().is_ok() {
                 devices.push(i);
                 names.push(device.name().unwrap_or_else(|_| format!("GPU {i}")));
             }
         }
+        let given = var.map_or(String::new(), |v| format!(" (CUDA_VISIBLE_DEVICES={v})"));
         if devices.is_empty() {
             return Err(format!(
-                "NVML loaded but none of its {count} devices reports an energy counter"
+                "NVML loaded but none of the {count} devices{given} is a whole GPU reporting \
+                 an energy counter"
             ));
         }
         Ok(Nvml {
             nvml,
             devices,
-            name: format!("NVML {}", names.join("+")),
+            name: format!("NVML {}{given}", names.join("+")),
         })
     }
 }
@@ -375,3 +387,4 @@ impl EnergyMeter for Nvml {
 
 #[cfg(test)]
 mod tests;
+pub mod visible;

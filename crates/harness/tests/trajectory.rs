@@ -117,7 +117,7 @@ fn a_recorded_range_is_followed_by_every_method_step_by_step() {
                 assert_eq!(r.step_angle.is_none(), i == 0, "{r:?}");
                 let angle = r.step_angle.unwrap_or(0.0);
                 assert!((0.0..=std::f64::consts::FRAC_PI_2 + 1e-9).contains(&angle));
-                let c = r.cumulative_s.unwrap();
+                let c = r.time_cumulative_s.unwrap();
                 assert!(c >= last && (c - last - r.time_s.unwrap()).abs() < 1e-12);
                 last = c;
             }

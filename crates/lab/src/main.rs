@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, Result, bail};
 use clap::{Parser, Subcommand};
 
+mod sharding;
+
 #[global_allocator]
 static HEAP: lab::heap::Counting = lab::heap::Counting::new();
 
@@ -35,10 +37,18 @@ enum Command {
         /// Root directory of the reports.
         #[arg(long, default_value = "reports")]
         out: PathBuf,
-        /// Validate the suite and print what it would run, then stop.
+        /// Validate the suite and print what it would run, then stop
+        /// (with --shard: that shard's plan, predicted time and memory).
         #[arg(long)]
         dry_run: bool,
+        #[command(flatten)]
+        shard: sharding::ShardArgs,
     },
+    /// Merge the reports of a sharded suite's shards into one report.
+    Merge(sharding::MergeArgs),
+    /// Whether two reports hold the same figures, timings aside (a merged
+    /// report against an unsharded run's); fails naming what differs.
+    Compare(sharding::CompareArgs),
     /// Train a Llama with AdamW or GaLore-AdamW and write training.csv,
     /// memory.json, train.json, recorded gradients and checkpoints.
     Train(Box<TrainArgs>),
@@ -138,13 +148,28 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::Try(args) => try_method(&args),
         Command::Run {
             suite,
+            shard: shard @ sharding::ShardArgs { shard: Some(_), .. },
+            dry_run,
+            out,
+        } => sharding::run(&suite, &shard, dry_run, &out, &HEAP),
+        Command::Run {
+            suite,
             out,
             dry_run: true,
+            shard,
         } => {
             let _ = out;
+            shard.refuse_without_shard()?;
             dry_run(&suite)
         }
-        Command::Run { suite, out, .. } => run_suite(&suite, &out).map(|_| ()),
+        Command::Run {
+            suite, out, shard, ..
+        } => {
+            shard.refuse_without_shard()?;
+            run_suite(&suite, &out).map(|_| ())
+        }
+        Command::Merge(args) => sharding::merge(&args),
+        Command::Compare(args) => sharding::compare(&args),
         Command::Train(args) => train(&args),
         Command::Check {
             suite,

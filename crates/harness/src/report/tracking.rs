@@ -248,7 +248,7 @@ pub fn html(page: &mut String, steps: &[TrackStep]) -> anyhow::Result<()> {
             .entry(r.index)
             .or_insert((r.step, Vec::new(), 0.0));
         e.1.extend(r.err_fro);
-        e.2 += r.cumulative_s.unwrap_or(0.0);
+        e.2 += r.time_cumulative_s.unwrap_or(0.0);
     }
     for (k, by_method) in &by_rank {
         for against_time in [false, true] {

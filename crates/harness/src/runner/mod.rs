@@ -15,6 +15,9 @@
 //! - [`tracking`], after the one-shot rows: `source = "trajectory"`, each
 //!   recording assembled into trajectories ([`trajectory`]) and followed by
 //!   every method as a tracker ([`track`]).
+//! - [`shard`], [`segments`], [`trained`]: one shard of a suite
+//!   ([`run_shard`]): the items it owns, the record of what it wrote
+//!   (`shard.json`), and for the matrices phase the training runs it reads.
 //!
 //! Failures (a file that does not load, a rank larger than the matrix, an
 //! unavailable backend, a numerical failure) become rows with a status and
@@ -25,9 +28,12 @@ pub mod load;
 pub mod measure;
 pub mod plan;
 pub mod row;
+pub mod segments;
+pub mod shard;
 pub mod track;
 pub mod tracking;
 pub mod train;
+pub mod trained;
 pub mod trajectory;
 
 pub use calibrate::measure_gemm_rate;
@@ -79,6 +85,29 @@ pub struct RunOutput {
 /// `run.json` says "failed: <reason>" and `summary.md` lists what finished
 /// and what did not; the error is returned naming the report.
 pub fn run(suite: &Suite, registry: &Registry, opts: &RunOptions<'_>) -> anyhow::Result<RunOutput> {
+    run_part(suite, registry, opts, None)
+}
+
+/// Runs shard `part` of `suite` as [`run`] runs a suite, doing only the
+/// items it owns and recording in `shard.json` what it wrote
+/// ([`segments`]); `trained` are the suite's training runs for the
+/// matrices phase ([`trained::read`]), with the reports they came from.
+pub fn run_shard(
+    suite: &Suite,
+    registry: &Registry,
+    opts: &RunOptions<'_>,
+    part: &shard::Part,
+    trained: trained::Trained,
+) -> anyhow::Result<RunOutput> {
+    run_part(suite, registry, opts, Some((part, trained)))
+}
+
+fn run_part(
+    suite: &Suite,
+    registry: &Registry,
+    opts: &RunOptions<'_>,
+    shard: Option<(&shard::Part, trained::Trained)>,
+) -> anyhow::Result<RunOutput> {
     let threads_max = suite.threads.iter().copied().max().unwrap_or(1);
     let machine = Machine::probe(threads_max);
     let mut meter = power::detect(Path::new("/sys/class/powercap"));
@@ -87,6 +116,20 @@ pub fn run(suite: &Suite, registry: &Registry, opts: &RunOptions<'_>) -> anyhow:
     let mut writer = ReportWriter::create(&opts.root, suite, &machine, &meter, &gemm_rates)?;
 
     let mut done = Done::default();
+    let mut marks = match shard {
+        Some((part, (outcomes, from))) => {
+            done.trainings = outcomes;
+            let dir = writer.dir();
+            Some(segments::Marks::start(
+                dir,
+                suite,
+                &machine.git_commit,
+                part,
+                &from,
+            )?)
+        }
+        None => None,
+    };
     let result = measure_all(
         suite,
         registry,
@@ -95,11 +138,15 @@ pub fn run(suite: &Suite, registry: &Registry, opts: &RunOptions<'_>) -> anyhow:
         &mut writer,
         &mut meter,
         &mut done,
+        marks.as_mut(),
     );
     let header = report::run_header(writer.dir(), suite, &machine, &meter);
     match result {
         Ok(()) => {
             let dir = writer.finish()?;
+            if let Some(marks) = marks {
+                marks.finish("complete")?;
+            }
             report::write_summary(&dir, suite, &header, &done.rows, &done.trainings, None)?;
             report::write_html(&dir, suite, &header, &done.rows, &done.trainings)?;
             Ok(RunOutput {
@@ -112,11 +159,12 @@ pub fn run(suite: &Suite, registry: &Registry, opts: &RunOptions<'_>) -> anyhow:
         Err(e) => {
             let stopped = report::Stopped {
                 reason: format!("{e:#}"),
-                unfinished: done.unfinished(suite),
+                unfinished: done.unfinished(suite, marks.as_ref().map(|m| &m.part)),
             };
             let dir = writer.dir().to_path_buf();
             // The run's own error comes first; a failure to close is added to it.
-            let closed = writer.fail(&stopped.reason).and_then(|dir| {
+            let marked = marks.map_or(Ok(()), |m| m.finish(&format!("failed: {}", stopped.reason)));
+            let closed = marked.and(writer.fail(&stopped.reason)).and_then(|dir| {
                 let rows = &done.rows;
                 report::write_summary(&dir, suite, &header, rows, &done.trainings, Some(&stopped))
             });
@@ -147,24 +195,39 @@ struct Done {
     tracked: tracking::Tracked,
     /// Whether the trajectory part ran to its end.
     tracking_finished: bool,
+    /// Each source's `[[matrix]]` index ([`trained::source_places`]).
+    places: Vec<(usize, usize)>,
 }
 
 impl Done {
-    /// The parts of `suite` not finished, as a person names them.
-    fn unfinished(&self, suite: &Suite) -> Vec<String> {
+    /// The parts of `suite` not finished (of shard `part`'s, for a shard),
+    /// as a person names them.
+    fn unfinished(&self, suite: &Suite, part: Option<&shard::Part>) -> Vec<String> {
+        let owns_run = |i: usize| part.is_none_or(|p| p.owns_training(i));
+        let owns_rows = |j: usize| part.is_none_or(|p| p.owns_any_row_of(j));
         let mut out = Vec::new();
         match &self.sources {
             None => {
-                for job in suite.trainings.iter().skip(self.trainings.len()) {
-                    out.push(format!("training {}", job.id()));
+                for (i, job) in suite.trainings.iter().enumerate() {
+                    let ran = self
+                        .trainings
+                        .iter()
+                        .any(|t| t.stage == job.stage && t.label == job.label);
+                    if owns_run(i) && !ran {
+                        out.push(format!("training {}", job.id()));
+                    }
                 }
-                for job in &suite.matrices {
-                    out.push(format!("matrix {}", load::job_name(job)));
+                for (j, job) in suite.matrices.iter().enumerate() {
+                    if owns_rows(j) {
+                        out.push(format!("matrix {}", load::job_name(job)));
+                    }
                 }
             }
             Some(sources) => {
-                for name in sources.iter().skip(self.sources_finished) {
-                    out.push(format!("matrix {name}"));
+                for (i, name) in sources.iter().enumerate().skip(self.sources_finished) {
+                    if owns_rows(self.places[i].0) {
+                        out.push(format!("matrix {name}"));
+                    }
                 }
                 // Before training ends, the trajectory jobs are listed above.
                 if tracking::wanted(suite) && !self.tracking_finished {
@@ -176,7 +239,9 @@ impl Done {
     }
 }
 
-/// The body of [`run`]: training, then every row, recording progress in `done`.
+/// The body of [`run`]: training, then every row, recording progress in
+/// `done`; a shard (`marks`) does only its items and marks each unit.
+#[allow(clippy::too_many_arguments)]
 fn measure_all(
     suite: &Suite,
     registry: &Registry,
@@ -185,10 +250,22 @@ fn measure_all(
     writer: &mut ReportWriter,
     meter: &mut power::Meter,
     done: &mut Done,
+    mut marks: Option<&mut segments::Marks>,
 ) -> anyhow::Result<()> {
     let dir = writer.dir().to_path_buf();
-    train::run_trainings(suite, registry, &dir, meter, opts, &mut done.trainings)?;
+    let owned = marks.as_deref().map(|m| m.part.clone());
+    train::run_trainings(
+        suite,
+        registry,
+        &dir,
+        meter,
+        opts,
+        &mut done.trainings,
+        marks.as_deref_mut(),
+    )?;
     let sources = plan::sources(&suite.matrices, &done.trainings);
+    let places = trained::source_places(&suite.matrices, &done.trainings);
+    done.places = places.clone();
     done.sources = Some(sources.iter().map(|s| load::job_name(&s.job)).collect());
     let methods = plan::methods(suite, registry);
 
@@ -197,6 +274,12 @@ fn measure_all(
     bar.set_length(per_matrix * sources.len() as u64);
 
     for (i, src) in sources.iter().enumerate() {
+        let (job, file) = places[i];
+        if owned.as_ref().is_some_and(|p| !p.owns_any_row_of(job)) {
+            bar.inc(per_matrix);
+            done.sources_finished = i + 1;
+            continue;
+        }
         let loaded = match load::load(src, suite.side) {
             Ok(l) => l,
             Err(message) => {
@@ -204,13 +287,16 @@ fn measure_all(
                     .with_status(Status::Error, message);
                 writer.row(&row)?;
                 done.rows.push(row);
+                if let Some(m) = marks.as_deref_mut() {
+                    m.mark(segments::load_error_key(job, file), true)?;
+                }
                 bar.inc(per_matrix);
                 done.sources_finished = i + 1;
                 continue;
             }
         };
         bar.inc_length(per_matrix * loaded.len().saturating_sub(1) as u64);
-        for m in loaded {
+        for (index, m) in loaded.into_iter().enumerate() {
             bar.set_message(m.name.clone());
             // The reference and the figures use every core: they are not
             // measured, and agree across thread counts to f64 roundoff.
@@ -221,9 +307,19 @@ fn measure_all(
                     measure::explain(&e, m.input())
                 )
             })?;
-            for method in &methods {
-                for &rank in &suite.ranks {
-                    for lane in lanes {
+            for (k, method) in methods.iter().enumerate() {
+                for (r, &rank) in suite.ranks.iter().enumerate() {
+                    for (l, lane) in lanes.iter().enumerate() {
+                        let item = shard::Item::Rows {
+                            matrix: job,
+                            method: k,
+                            rank: r,
+                            lane: l,
+                        };
+                        if owned.as_ref().is_some_and(|p| !p.owns(&item)) {
+                            bar.inc(1);
+                            continue;
+                        }
                         let case = measure::Case {
                             suite,
                             matrix: &m,
@@ -236,17 +332,27 @@ fn measure_all(
                         let row = measure::measure(&case, meter);
                         writer.row(&row)?;
                         done.rows.push(row);
+                        if let Some(marks) = marks.as_deref_mut() {
+                            marks.mark(segments::row_key(job, file, index, [k, r, l]), false)?;
+                        }
                         bar.inc(1);
                     }
                 }
             }
             writer.spectrum(&m.name, reference.singular_values())?;
+            if let Some(marks) = marks.as_deref_mut() {
+                marks.mark(segments::spectrum_key(job, file, index), true)?;
+            }
         }
         done.sources_finished = i + 1;
     }
     bar.finish_and_clear();
     if tracking::wanted(suite) {
         let mut tracks = report::tracking::TrackingWriter::create(&dir)?;
+        let shard = match (owned.as_ref(), marks) {
+            (Some(part), Some(marks)) => Some(tracking::ShardMarks { part, marks }),
+            _ => None,
+        };
         tracking::track_all(
             suite,
             registry,
@@ -254,6 +360,7 @@ fn measure_all(
             &done.trainings,
             &mut tracks,
             &mut done.tracked,
+            shard,
         )?;
         done.tracking_finished = true;
     }

@@ -147,8 +147,9 @@ pub struct Origin {
     pub tensor: String,
 }
 
-/// One result row: a matrix, a method, a rank and a thread count.
-#[derive(Debug, Clone, Serialize)]
+/// One result row: a matrix, a method, a rank and a thread count; read
+/// back from `results.csv` as written (`samples_s` is in `run.json` only).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Row {
     pub suite: String,
     /// The matrix's label: a generated matrix's name, `<file stem>:<tensor>`,
@@ -165,7 +166,8 @@ pub struct Row {
     pub rows: usize,
     pub cols: usize,
     /// "left": the basis of A; "right": the basis of Aᵀ (GaLore's short side).
-    pub side: &'static str,
+    #[serde(deserialize_with = "side_from_text")]
+    pub side: SideText,
     pub method: String,
     pub plugin: String,
     pub params: String,
@@ -291,6 +293,19 @@ impl Row {
     pub fn recorded_step(&self) -> Option<(&str, usize)> {
         Some((self.stage.as_deref()?, self.step?))
     }
+}
+
+/// The `side` text (an alias: serde would otherwise borrow it from the
+/// input, and a row read from a file could not outlive the file's text).
+pub type SideText = &'static str;
+
+/// A `side` column: "left" or "right".
+fn side_from_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<&'static str, D::Error> {
+    let text = String::deserialize(d)?;
+    ["left", "right"]
+        .into_iter()
+        .find(|s| *s == text)
+        .ok_or_else(|| serde::de::Error::custom(format!("side {text:?}: use left or right")))
 }
 
 /// Params as one line of inline TOML, keys sorted.

@@ -65,7 +65,7 @@ pub struct TrackStep {
     /// Seconds of this update.
     pub time_s: Option<f64>,
     /// Seconds of the updates so far, this one included.
-    pub cumulative_s: Option<f64>,
+    pub time_cumulative_s: Option<f64>,
 }
 
 /// One tracker pass over one trajectory: a line of `tracking_summary.csv`.
@@ -221,7 +221,7 @@ pub fn rows(
             step: t.steps[i],
             index: i,
             time_s: Some(*seconds),
-            cumulative_s: Some(cumulative),
+            time_cumulative_s: Some(cumulative),
             ..blank.clone()
         };
         let figures = metrics::accuracy(&inputs.references[i], q.as_ref(), Par::rayon(0))
@@ -274,7 +274,7 @@ fn summarize(
     s.err_fro_median = median(errs);
     s.sin_theta_median = median(ok.iter().filter_map(|r| r.sin_theta).collect());
     s.step_angle_median = median(ok.iter().filter_map(|r| r.step_angle).collect());
-    s.time_total_s = ok.last().and_then(|r| r.cumulative_s);
+    s.time_total_s = ok.last().and_then(|r| r.time_cumulative_s);
     s.time_per_update_s = s.time_total_s.map(|t| t / ok.len() as f64);
     if let Some((i, reason)) = failure {
         s.status = Status::Error;

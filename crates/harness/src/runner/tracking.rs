@@ -19,6 +19,8 @@ use subspace::{Registry, SubspaceMethod};
 
 use super::calibrate::Lane;
 use super::row::Status;
+use super::segments::{self, Marks};
+use super::shard::{Item, Part};
 use super::track::{self, Inputs, TrackStep, TrackSummary};
 use super::train::TrainOutcome;
 use super::trajectory::{self, Trajectory};
@@ -40,8 +42,18 @@ pub fn wanted(suite: &Suite) -> bool {
         .any(|m| matches!(m, MatrixJob::Trajectory { .. }))
 }
 
+/// Where a shard stands in the trajectory part: the items it owns and the
+/// record of the units it finished ([`segments`]).
+pub struct ShardMarks<'a> {
+    pub part: &'a Part,
+    pub marks: &'a mut Marks,
+}
+
 /// Runs the trajectory part of `suite` (see the module doc), appending to
-/// `out` and `writer` as each pass finishes.
+/// `out` and `writer` as each pass finishes. A shard (`shard`) follows only
+/// the method × rank × lane items of each trajectory source that it owns,
+/// and marks each pass as a unit keyed by its place in an unsharded run
+/// ([`segments::tracking_key`]).
 pub fn track_all(
     suite: &Suite,
     registry: &Registry,
@@ -49,6 +61,7 @@ pub fn track_all(
     trainings: &[TrainOutcome],
     writer: &mut TrackingWriter,
     out: &mut Tracked,
+    mut shard: Option<ShardMarks<'_>>,
 ) -> anyhow::Result<()> {
     let methods: Vec<Result<Arc<dyn SubspaceMethod>, String>> = suite
         .methods
@@ -60,11 +73,15 @@ pub fn track_all(
                 .map_err(|e| e.to_string())
         })
         .collect();
-    for job in &suite.matrices {
+    for (j, job) in suite.matrices.iter().enumerate() {
         let MatrixJob::Trajectory { runs, tensors } = job else {
             continue;
         };
-        for (id, recording) in trajectory::recordings(suite, trainings, runs) {
+        if shard.as_ref().is_some_and(|s| !s.part.owns_any_row_of(j)) {
+            continue;
+        }
+        let recordings = trajectory::recordings(suite, trainings, runs);
+        for (rec, (id, recording)) in recordings.into_iter().enumerate() {
             let assembled = recording.and_then(|r| trajectory::assemble(&r, tensors.as_deref()));
             let trajectories = match assembled {
                 Ok(t) => t,
@@ -79,18 +96,43 @@ pub fn track_all(
                     };
                     writer.summary(&row)?;
                     out.summaries.push(row);
+                    if let Some(s) = shard.as_mut() {
+                        s.marks.mark(segments::tracking_key(j, rec, None), true)?;
+                    }
                     continue;
                 }
             };
-            for t in &trajectories {
-                follow_all(suite, &methods, lanes, t, writer, out)?;
+            for (i, t) in trajectories.iter().enumerate() {
+                let place = Place {
+                    job: j,
+                    key: [rec, i],
+                };
+                follow_all(
+                    suite,
+                    &methods,
+                    lanes,
+                    t,
+                    writer,
+                    out,
+                    place,
+                    shard.as_mut(),
+                )?;
             }
         }
     }
     Ok(())
 }
 
-/// Every method × rank × lane over one trajectory.
+/// A trajectory's place in the suite: its `[[matrix]]` index, and its
+/// recording's and its own index there.
+#[derive(Clone, Copy)]
+struct Place {
+    job: usize,
+    key: [usize; 2],
+}
+
+/// Every method × rank × lane over one trajectory (a shard's own only).
+#[allow(clippy::too_many_arguments)]
 fn follow_all(
     suite: &Suite,
     methods: &[Result<Arc<dyn SubspaceMethod>, String>],
@@ -98,6 +140,8 @@ fn follow_all(
     t: &Trajectory,
     writer: &mut TrackingWriter,
     out: &mut Tracked,
+    place: Place,
+    mut shard: Option<&mut ShardMarks<'_>>,
 ) -> anyhow::Result<()> {
     let (m, n) = t.matrices[0].shape();
     let transpose = suite.side == Side::Short && m > n;
@@ -127,9 +171,20 @@ fn follow_all(
         references: &references,
     };
     let (rows_in, cols_in) = inputs.input(0).shape();
-    for (job, built) in suite.methods.iter().zip(methods) {
-        for &rank in &suite.ranks {
-            for lane in lanes {
+    for (k, (job, built)) in suite.methods.iter().zip(methods).enumerate() {
+        for (r, &rank) in suite.ranks.iter().enumerate() {
+            for (l, lane) in lanes.iter().enumerate() {
+                let item = Item::Rows {
+                    matrix: place.job,
+                    method: k,
+                    rank: r,
+                    lane: l,
+                };
+                if shard.as_ref().is_some_and(|s| !s.part.owns(&item)) {
+                    continue;
+                }
+                let key =
+                    segments::tracking_key(place.job, place.key[0], Some([place.key[1], k, r, l]));
                 let refused = |status: Status, reason: String| TrackSummary {
                     status,
                     error: reason,
@@ -152,6 +207,9 @@ fn follow_all(
                 if let Some(row) = refusal {
                     writer.summary(&row)?;
                     out.summaries.push(row);
+                    if let Some(s) = shard.as_deref_mut() {
+                        s.marks.mark(key, false)?;
+                    }
                     continue;
                 }
                 let Ok(method) = built else { continue };
@@ -163,6 +221,9 @@ fn follow_all(
                 writer.summary(&summary)?;
                 out.steps.extend(steps);
                 out.summaries.push(summary);
+                if let Some(s) = shard.as_deref_mut() {
+                    s.marks.mark(key, false)?;
+                }
             }
         }
     }

@@ -3,12 +3,13 @@
 //! `<dir>/training.csv` (its run column `<stage>/<run>`) and its outcome to
 //! `<dir>/training.json` as it finishes. A run that fails is an outcome with
 //! [`Status::Error`] and the reason; the others still run. The energy meter,
-//! where one exists, reads around the whole run.
+//! where one exists, reads around the whole run. A shard (`marks`) runs
+//! only the runs it owns and marks each as a unit ([`super::segments`]).
 
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use subspace::Registry;
 
 use super::RunOptions;
@@ -17,7 +18,7 @@ use crate::power::Meter;
 use crate::suite::Suite;
 
 /// What one training run of a suite produced.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TrainOutcome {
     pub stage: String,
     pub label: String,
@@ -62,6 +63,7 @@ pub fn run_trainings(
     meter: &mut Meter,
     opts: &RunOptions<'_>,
     outcomes: &mut Vec<TrainOutcome>,
+    mut marks: Option<&mut super::segments::Marks>,
 ) -> anyhow::Result<()> {
     if suite.trainings.is_empty() {
         return Ok(());
@@ -71,6 +73,9 @@ pub fn run_trainings(
         .with_context(|| format!("cannot create {}", csv_path.display()))?;
     let total = suite.trainings.len();
     for (i, job) in suite.trainings.iter().enumerate() {
+        if marks.as_deref().is_some_and(|m| !m.part.owns_training(i)) {
+            continue;
+        }
         let run_dir = dir
             .join("train")
             .join(dir_name(&job.stage))
@@ -148,6 +153,9 @@ pub fn run_trainings(
         let json = dir.join("training.json");
         std::fs::write(&json, serde_json::to_string_pretty(&*outcomes)?)
             .with_context(|| format!("cannot write {}", json.display()))?;
+        if let Some(marks) = marks.as_deref_mut() {
+            marks.mark(super::segments::train_key(i), false)?;
+        }
     }
     Ok(())
 }

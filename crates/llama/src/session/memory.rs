@@ -4,7 +4,7 @@
 //! the same accounting estimated from a config before anything is
 //! allocated ([`estimate_bytes`], [`check_budget`]).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use subspace::budget::{MemoryBudget, checked_bytes, checked_sum, human_bytes};
 
@@ -17,7 +17,7 @@ use crate::params::Layout;
 
 /// Bytes the run holds, from its own buffers, beside the process's peak
 /// RSS and the GaLore paper's mixed-precision estimate.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MemoryReport {
     pub parameters: usize,
     pub weights_bytes: usize,

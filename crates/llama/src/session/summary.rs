@@ -4,14 +4,14 @@
 
 use std::path::PathBuf;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::config::TrainConfig;
 use super::memory::MemoryReport;
 use super::run::Session;
 
 /// One row of `training.csv`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StepRow {
     pub run: String,
     /// 0-based.
@@ -35,7 +35,7 @@ pub struct StepRow {
 }
 
 /// The finished run.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TrainSummary {
     pub run: String,
     pub config: TrainConfig,
