@@ -3,14 +3,14 @@
 //! methods at T = 1, the moment policies and alignment keep the same bits
 //! for any thread count and resume bit for bit, and their keys are checked.
 
-mod common;
-
 use llama::optim::MomentPolicy;
 use llama::session::{OptimizerKind, Session, StepRow, TrainConfig};
 use subspace::Registry;
 
 fn registry() -> Registry {
-    let mut r = common::registry();
+    let mut r = Registry::new();
+    r.register::<svd::Svd>().unwrap();
+    r.register::<rrf::Rrf>().unwrap();
     r.register::<lanczos::Lanczos>().unwrap();
     r
 }
