@@ -337,6 +337,46 @@ fn galore_rejects_a_non_finite_gradient_without_changing_anything() {
     assert_eq!(opt.steps(), 0);
 }
 
+/// A refresh that fails on one matrix sets every other matrix's tracker
+/// back: with rrf warm-started from the previous basis, a tracker left
+/// advanced would start the retried step 1 from a basis, and the retry
+/// would differ from a fresh optimizer's step 1.
+#[test]
+fn a_failed_refresh_leaves_every_tracker_as_it_was() {
+    let cfg = config();
+    let layout = Layout::new(&cfg);
+    let warm = || {
+        Box::new(rrf::Rrf {
+            params: rrf::RrfParams {
+                power_iters: 0,
+                warm_start: true,
+                ..rrf::RrfParams::default()
+            },
+        })
+    };
+    let mut bad = grads(&layout, 9);
+    let off = layout
+        .get("model.layers.0.mlp.up_proj.weight")
+        .unwrap()
+        .offset;
+    bad.as_mut_slice()[off + 3] = f32::NAN;
+    let good = grads(&layout, 10);
+    let p0 = ParamStore::init(&cfg, 1);
+    let mut retried = galore(4, 1, 0.0, warm());
+    let mut p = p0.clone();
+    let err = retried.step(&mut p, &bad, 1e-2).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("model.layers.0.mlp.up_proj.weight"),
+        "{err}"
+    );
+    retried.step(&mut p, &good, 1e-2).unwrap();
+    let mut fresh = galore(4, 1, 0.0, warm());
+    let mut q = p0.clone();
+    fresh.step(&mut q, &good, 1e-2).unwrap();
+    assert!(p == q, "a failed refresh left a tracker advanced");
+}
+
 /// The [`Optimizer`] contract for every kind the config can name: its
 /// state, written as a checkpoint file and read back into a fresh optimizer,
 /// continues the run bit for bit; a missing tensor is refused naming it.
