@@ -296,3 +296,40 @@ fn compare_to_defaults_to_svd_every_step_and_must_name_a_run() {
     let err = parse(no_runs).unwrap_err();
     assert!(err.contains("no training runs"), "{err}");
 }
+
+#[test]
+fn a_runs_moment_keys_reach_its_config_and_are_checked() {
+    use llama::optim::MomentPolicy;
+    let rotate = "\n[[run]]\nname = \"svd-rotate\"\noptimizer = \"galore\"\nplugin = \"svd\"\n\
+                  update_proj_gap = 1\nmoments = \"rotate\"\nalign = true\n";
+    let s = parse(&format!("{SUITE}{rotate}")).unwrap();
+    let job = s
+        .trainings
+        .iter()
+        .find(|t| t.label == "svd-rotate")
+        .unwrap();
+    assert_eq!(
+        (job.config.moments, job.config.align),
+        (MomentPolicy::Rotate, true)
+    );
+    // The default comparison is the reference's svd at T = 1, not a
+    // variant of it.
+    assert!(!s.compare_to.is(&job.label, &job.config));
+    let plain = s.trainings.iter().find(|t| t.label == "svd-T1").unwrap();
+    assert!(s.compare_to.is(&plain.label, &plain.config));
+
+    let adamw = SUITE.replace(
+        "optimizer = \"adamw\"",
+        "optimizer = \"adamw\"\nmoments = \"reset\"",
+    );
+    let err = parse(&adamw).unwrap_err();
+    assert!(
+        err.contains("[[run]] #1") && err.contains("`moments`"),
+        "{err}"
+    );
+    let typo = format!("{SUITE}{}", rotate.replace("\"rotate\"", "\"rotat\""));
+    let err = parse(&typo).unwrap_err();
+    for needle in ["moments = \"rotat\"", "\"keep\"", "\"reset\"", "\"rotate\""] {
+        assert!(err.contains(needle), "{needle}: {err}");
+    }
+}

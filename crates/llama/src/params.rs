@@ -380,12 +380,15 @@ pub enum TensorData<'a> {
     /// A matrix, written row-major as a (rows, cols) tensor, laid out only
     /// when its turn to be written comes.
     Mat(MatRef<'a, f32>),
+    /// Values made for the file (e.g. a tracker's state), row-major in
+    /// `shape`.
+    Owned { shape: Vec<usize>, data: Vec<f32> },
 }
 
 impl TensorData<'_> {
     fn shape(&self) -> Vec<usize> {
         match self {
-            TensorData::Slice { shape, .. } => shape.clone(),
+            TensorData::Slice { shape, .. } | TensorData::Owned { shape, .. } => shape.clone(),
             TensorData::Mat(m) => vec![m.nrows(), m.ncols()],
         }
     }
@@ -393,6 +396,7 @@ impl TensorData<'_> {
     fn len(&self) -> usize {
         match self {
             TensorData::Slice { data, .. } => data.len(),
+            TensorData::Owned { data, .. } => data.len(),
             TensorData::Mat(m) => m.nrows() * m.ncols(),
         }
     }
@@ -451,13 +455,9 @@ impl safetensors::View for F32View<'_> {
     }
 
     fn data(&self) -> std::borrow::Cow<'_, [u8]> {
-        match self.data {
-            TensorData::Slice { data: d, .. } if cfg!(target_endian = "little") => {
-                std::borrow::Cow::Borrowed(bytemuck::cast_slice(d))
-            }
-            TensorData::Slice { data: d, .. } => {
-                std::borrow::Cow::Owned(d.iter().flat_map(|x| x.to_le_bytes()).collect())
-            }
+        match &self.data {
+            TensorData::Slice { data, .. } => le_bytes(data),
+            TensorData::Owned { data, .. } => le_bytes(data),
             TensorData::Mat(m) => {
                 let mut out = Vec::with_capacity(self.data_len());
                 for i in 0..m.nrows() {
@@ -472,6 +472,15 @@ impl safetensors::View for F32View<'_> {
 
     fn data_len(&self) -> usize {
         size_of::<f32>() * self.data.len()
+    }
+}
+
+/// `d` as little-endian bytes: borrowed on a little-endian machine.
+fn le_bytes(d: &[f32]) -> std::borrow::Cow<'_, [u8]> {
+    if cfg!(target_endian = "little") {
+        std::borrow::Cow::Borrowed(bytemuck::cast_slice(d))
+    } else {
+        std::borrow::Cow::Owned(d.iter().flat_map(|x| x.to_le_bytes()).collect())
     }
 }
 

@@ -2,13 +2,15 @@
 //! resumed one cuts `training.csv` back to the checkpoint so it reads as the
 //! uninterrupted run's, partial checkpoints are removed, old checkpoints
 //! rotate out, and a corrupt checkpoint (an impossible step, a truncated
-//! file, a NaN weight) is refused naming the file and the fix.
+//! file, a tracker state of the wrong shape, a NaN weight) is refused
+//! naming the file and the fix.
 
 mod common;
 
 use std::path::Path;
 
 use common::registry;
+use llama::params::{load_f32, save_f32};
 use llama::session::{OptimizerKind, Session, TrainConfig, TrainError};
 use llama::{Layout, LlamaConfig, ParamStore};
 
@@ -191,6 +193,36 @@ fn a_corrupt_checkpoint_is_refused_naming_the_file_and_the_fix() {
         assert!(err.contains(name) && err.contains("truncated"), "{err}");
         assert!(err.contains(fix), "{err}");
     }
+
+    // A tracker state of the wrong shape: refused naming the tensor, the
+    // shape it should have and the fix.
+    let ck = copy("tracker");
+    let path = ck.join("optimizer.safetensors");
+    let (mut tensors, meta) = load_f32(&path).unwrap();
+    let tracked = tensors
+        .iter_mut()
+        .find(|x| x.name.ends_with(".tracker.basis"))
+        .expect("GaLore checkpoints its trackers");
+    tracked.shape.reverse();
+    let name = tracked.name.clone();
+    let meta: Vec<(&str, String)> = meta.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+    save_f32(
+        &path,
+        tensors
+            .iter()
+            .map(|x| (x.name.as_str(), x.shape.as_slice(), x.data.as_slice())),
+        &meta,
+    )
+    .unwrap();
+    let err = resume_err(&ck, &dir.path().join("o-tracker"));
+    assert!(
+        err.contains("optimizer.safetensors") && err.contains(&name),
+        "{err}"
+    );
+    assert!(
+        err.contains("expected") && err.contains("resume with the config"),
+        "{err}"
+    );
 
     // A NaN weight: a corrupt checkpoint naming the tensor, not the lr.
     let ck = copy("nan");

@@ -337,36 +337,92 @@ fn galore_rejects_a_non_finite_gradient_without_changing_anything() {
     assert_eq!(opt.steps(), 0);
 }
 
+/// A refresh that fails on one matrix sets every other matrix's tracker
+/// back: with rrf warm-started from the previous basis, a tracker left
+/// advanced would start the retried step 1 from a basis, and the retry
+/// would differ from a fresh optimizer's step 1.
+#[test]
+fn a_failed_refresh_leaves_every_tracker_as_it_was() {
+    let cfg = config();
+    let layout = Layout::new(&cfg);
+    let warm = || {
+        Box::new(rrf::Rrf {
+            params: rrf::RrfParams {
+                power_iters: 0,
+                warm_start: true,
+                ..rrf::RrfParams::default()
+            },
+        })
+    };
+    let mut bad = grads(&layout, 9);
+    let off = layout
+        .get("model.layers.0.mlp.up_proj.weight")
+        .unwrap()
+        .offset;
+    bad.as_mut_slice()[off + 3] = f32::NAN;
+    let good = grads(&layout, 10);
+    let p0 = ParamStore::init(&cfg, 1);
+    let mut retried = galore(4, 1, 0.0, warm());
+    let mut p = p0.clone();
+    let err = retried.step(&mut p, &bad, 1e-2).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("model.layers.0.mlp.up_proj.weight"),
+        "{err}"
+    );
+    retried.step(&mut p, &good, 1e-2).unwrap();
+    let mut fresh = galore(4, 1, 0.0, warm());
+    let mut q = p0.clone();
+    fresh.step(&mut q, &good, 1e-2).unwrap();
+    assert!(p == q, "a failed refresh left a tracker advanced");
+}
+
 /// The [`Optimizer`] contract for every kind the config can name: its
 /// state, written as a checkpoint file and read back into a fresh optimizer,
 /// continues the run bit for bit; a missing tensor is refused naming it.
+/// The last case is GaLore whose tracker state matters (rrf warm-started
+/// from the previous basis with no power iteration, the moments rotated,
+/// the bases aligned): a resume with another tracker state moves other
+/// weights, one without it or with a state of the wrong shape is refused
+/// naming the tensor.
 #[test]
 fn every_optimizer_resumes_from_its_own_state_bit_for_bit() {
-    use llama::optim::{Optimizer, OptimizerKind};
-    use llama::params::{load_f32, save_tensors};
+    use llama::optim::{MomentPolicy, Optimizer, OptimizerKind};
+    use llama::params::{NamedTensor, load_f32, save_tensors};
     use llama::session::TrainConfig;
 
     let mut registry = subspace::Registry::new();
     registry.register::<rrf::Rrf>().unwrap();
     let layout = Layout::new(&config());
     let dir = tempfile::tempdir().unwrap();
-    for kind in OptimizerKind::ALL {
-        let c = TrainConfig {
-            optimizer: kind,
-            plugin: "rrf".into(),
-            rank: 4,
-            update_proj_gap: 2,
-            weight_decay: 0.01,
-            ..TrainConfig::default()
-        };
-        let build = || -> Box<dyn Optimizer> { kind.build(&c, &registry, &layout).unwrap() };
+    let base = |kind| TrainConfig {
+        optimizer: kind,
+        plugin: "rrf".into(),
+        rank: 4,
+        update_proj_gap: 2,
+        weight_decay: 0.01,
+        ..TrainConfig::default()
+    };
+    let mut cases: Vec<TrainConfig> = OptimizerKind::ALL.into_iter().map(base).collect();
+    cases.push(TrainConfig {
+        plugin_params: toml::toml! { power_iters = 0
+        warm_start = true },
+        update_proj_gap: 1,
+        moments: MomentPolicy::Rotate,
+        align: true,
+        ..base(OptimizerKind::Galore)
+    });
+    let tracked = cases.len() - 1;
+    for (case, c) in cases.iter().enumerate() {
+        let kind = c.optimizer;
+        let build = || -> Box<dyn Optimizer> { kind.build(c, &registry, &layout).unwrap() };
         let mut whole = build();
         assert_eq!(whole.kind(), kind);
         let mut p = ParamStore::init(&config(), 3);
         for step in 0..3 {
             whole.step(&mut p, &grads(&layout, step), 1e-2).unwrap();
         }
-        let path = dir.path().join(format!("{kind:?}.safetensors"));
+        let path = dir.path().join(format!("{case}.safetensors"));
         let steps = [("step", whole.steps().to_string())];
         save_tensors(&path, whole.state_tensors(), &steps).unwrap();
         assert_eq!(
@@ -376,22 +432,74 @@ fn every_optimizer_resumes_from_its_own_state_bit_for_bit() {
         );
 
         let (tensors, meta) = load_f32(&path).unwrap();
-        let mut resumed = build();
-        resumed
-            .load_state(meta["step"].parse().unwrap(), &tensors)
-            .unwrap();
-        assert_eq!(resumed.steps(), 3);
-        let mut q = p.clone();
+        let resume = |tensors: &[NamedTensor]| -> (Box<dyn Optimizer>, ParamStore) {
+            let mut resumed = build();
+            resumed
+                .load_state(meta["step"].parse().unwrap(), tensors)
+                .unwrap();
+            assert_eq!(resumed.steps(), 3);
+            (resumed, p.clone())
+        };
+        let (mut resumed, mut q) = resume(&tensors);
+        let mut whole_p = p.clone();
         for step in 3..6 {
-            whole.step(&mut p, &grads(&layout, step), 1e-2).unwrap();
+            whole
+                .step(&mut whole_p, &grads(&layout, step), 1e-2)
+                .unwrap();
             resumed.step(&mut q, &grads(&layout, step), 1e-2).unwrap();
         }
         assert!(
-            p == q,
+            whole_p == q,
             "{kind:?}: the resumed optimizer moved other weights"
         );
 
         let err = build().load_state(3, &tensors[1..]).unwrap_err();
         assert!(err.contains(&tensors[0].name), "{kind:?}: {err}");
+        let is_tracker = |x: &NamedTensor| x.name.contains(".tracker.");
+        if case != tracked {
+            if kind == OptimizerKind::Galore {
+                assert!(tensors.iter().any(is_tracker), "GaLore saves its trackers");
+            }
+            continue;
+        }
+        // Another valid tracker state (the first columns of the identity):
+        // the resumed run moves other weights, so the state is what resumes.
+        let other: Vec<NamedTensor> = tensors
+            .iter()
+            .map(|x| match is_tracker(x) {
+                true => NamedTensor {
+                    data: (0..x.data.len())
+                        .map(|i| f32::from(i / x.shape[1] == i % x.shape[1]))
+                        .collect(),
+                    ..x.clone()
+                },
+                false => x.clone(),
+            })
+            .collect();
+        let (mut other_opt, mut other_p) = resume(&other);
+        for step in 3..6 {
+            other_opt
+                .step(&mut other_p, &grads(&layout, step), 1e-2)
+                .unwrap();
+        }
+        assert!(other_p != q, "the tracker state made no difference");
+        // No tracker state, or one of the wrong shape: refused by name.
+        let untracked: Vec<NamedTensor> =
+            tensors.iter().filter(|x| !is_tracker(x)).cloned().collect();
+        let err = build().load_state(3, &untracked).unwrap_err();
+        assert!(
+            err.contains(".tracker.") && err.contains("start the run again"),
+            "{err}"
+        );
+        let mut wrong = tensors.clone();
+        let at = wrong.iter().position(is_tracker).unwrap();
+        wrong[at].shape.reverse();
+        let name = wrong[at].name.clone();
+        let err = build().load_state(3, &wrong).unwrap_err();
+        assert!(err.contains(&name) && err.contains("expected"), "{err}");
+        assert!(
+            err.contains("resume with the config it was saved with"),
+            "{err}"
+        );
     }
 }

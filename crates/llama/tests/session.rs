@@ -319,7 +319,8 @@ fn a_key_of_another_optimizer_is_refused_naming_it() {
         "rank",
         "scale",
         "update_proj_gap",
-        "reset_moments",
+        "moments",
+        "align",
         "plugin",
         "plugin_params",
     ] {

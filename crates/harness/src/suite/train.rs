@@ -3,6 +3,7 @@
 //! run's; later keys win), and `compare_to`, the run the report's conclusion
 //! compares the others with.
 
+use llama::optim::MomentPolicy;
 use llama::session::{OptimizerKind, TrainConfig};
 use subspace::Registry;
 
@@ -30,7 +31,8 @@ impl TrainJob {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum CompareTo {
     /// The stage's first GaLore run with plugin `svd` refreshing every step
-    /// (T = 1): the default.
+    /// (T = 1) as the reference does (moments kept, bases not aligned): the
+    /// default.
     #[default]
     SvdEveryStep,
     /// The stage's run of this label (`compare_to = "…"`), validated to be
@@ -47,6 +49,8 @@ impl CompareTo {
                 config.optimizer == OptimizerKind::Galore
                     && config.plugin == "svd"
                     && config.update_proj_gap == 1
+                    && config.moments == MomentPolicy::Keep
+                    && !config.align
             }
             Self::Run(name) => name == label,
         }

@@ -12,19 +12,27 @@
 //! The back-projection is multiplied by `scale`, then `p += −step_size ·
 //! scale·back(N)`, then the decoupled weight decay, as `adamw.py` does. The
 //! basis is recomputed before the update at steps 1, 1 + T, 1 + 2T, … (the
-//! reference's `iter % update_proj_gap == 0` with the 0-based step); the
-//! moments live at R's shape and are kept, neither reset nor rotated, when
-//! the basis changes. Every other parameter (embeddings, norms, lm_head)
-//! gets plain AdamW, bit for bit.
+//! reference's `iter % update_proj_gap == 0` with the 0-based step). Each
+//! matrix's basis comes from its own [`subspace::Tracker`] (the method's
+//! own, or the one-shot method warm-started from the previous basis, which
+//! is what GaLore did before trackers: the same bits). The moments live at
+//! R's shape; on a refresh they are kept (the reference), reset or carried
+//! into the new basis ([`MomentPolicy`], `moments`), and the new basis may
+//! be aligned with the previous one first (`align`, [`super::align`]).
+//! Every other parameter (embeddings, norms, lm_head) gets plain AdamW, bit
+//! for bit.
 
-use std::time::Instant;
+use std::sync::Arc;
 
-use faer::{Accum, Mat, MatRef};
+use faer::{Mat, MatRef};
 use rayon::prelude::*;
-use subspace::{Context, Device, SubspaceError, SubspaceMethod};
+use subspace::{Device, StateTensor, SubspaceError, SubspaceMethod};
 
-use super::adamw::{AdamWParams, decay, dense_step, moments};
+use super::adamw::{AdamWParams, dense_step};
+use super::moments::MomentPolicy;
 use super::optimizer::{Optimizer, RefreshWorkspace};
+pub use super::projected::refresh_seed;
+use super::projected::{Projected, projected_step, refresh_all};
 use super::registry::OptimizerKind;
 use crate::params::{NamedTensor, TensorData};
 use crate::{Layout, ParamStore};
@@ -38,9 +46,11 @@ pub struct GaloreParams {
     pub scale: f32,
     /// T: steps between basis refreshes.
     pub update_proj_gap: u64,
-    /// Zero the low-rank moments whenever the basis is refreshed (the
-    /// reference keeps them: `false`).
-    pub reset_moments: bool,
+    /// What a refresh does with the low-rank moments (the reference keeps
+    /// them: [`MomentPolicy::Keep`]).
+    pub moments: MomentPolicy,
+    /// Align each new basis with the previous one ([`super::align`]).
+    pub align: bool,
     pub adamw: AdamWParams,
 }
 
@@ -50,7 +60,8 @@ impl Default for GaloreParams {
             rank: 128,
             scale: 0.25,
             update_proj_gap: 200,
-            reset_moments: false,
+            moments: MomentPolicy::Keep,
+            align: false,
             adamw: AdamWParams::default(),
         }
     }
@@ -86,23 +97,6 @@ pub struct SubspaceTiming {
     pub flops: f64,
 }
 
-/// A projected matrix: its basis and low-rank moments.
-#[derive(Debug, Clone)]
-struct Projected {
-    /// Index in the layout.
-    index: usize,
-    offset: usize,
-    rows: usize,
-    cols: usize,
-    rank: usize,
-    side: Side,
-    /// n×r (right) or m×r (left); zeros until the first refresh.
-    p: Mat<f32>,
-    /// At R's shape: m×r (right) or r×n (left).
-    m: Mat<f32>,
-    v: Mat<f32>,
-}
-
 /// A parameter updated by plain AdamW.
 #[derive(Debug, Clone)]
 struct Dense {
@@ -114,7 +108,7 @@ struct Dense {
 /// GaLore-AdamW over a [`ParamStore`].
 pub struct GaloreAdamW {
     pub params: GaloreParams,
-    method: Box<dyn SubspaceMethod>,
+    method: Arc<dyn SubspaceMethod>,
     seed: u64,
     layout: Layout,
     projected: Vec<Projected>,
@@ -135,23 +129,10 @@ impl std::fmt::Debug for GaloreAdamW {
     }
 }
 
-/// SplitMix64's finalizer.
-fn mix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
-/// The context seed of the refresh of parameter `index` at step `t`:
-/// `seed ^ mix(mix(index) ^ t)`.
-pub fn refresh_seed(seed: u64, index: usize, t: u64) -> u64 {
-    seed ^ mix(mix(index as u64) ^ t)
-}
-
 impl GaloreAdamW {
-    /// Zero state for `layout`; `method` finds the bases, `seed` seeds every
-    /// refresh (see [`refresh_seed`]).
+    /// Zero state for `layout`; `method` finds the bases (one tracker of it
+    /// per matrix, [`subspace::tracker`]), `seed` seeds every refresh (see
+    /// [`refresh_seed`]).
     pub fn new(
         layout: &Layout,
         params: GaloreParams,
@@ -163,25 +144,28 @@ impl GaloreAdamW {
             params.update_proj_gap >= 1,
             "update_proj_gap must be at least 1"
         );
+        let method: Arc<dyn SubspaceMethod> = Arc::from(method);
         let mut projected = Vec::new();
         let mut dense = Vec::new();
         for (index, s) in layout.specs().iter().enumerate() {
             if let (true, [rows, cols]) = (s.kind.galore(), &s.shape[..]) {
                 let (rows, cols) = (*rows, *cols);
                 let rank = params.rank.min(rows).min(cols);
-                let (side, p_rows, r_shape) = if rows >= cols {
-                    (Side::Right, cols, (rows, rank))
+                // The method sees Gᵀ (n×m) on the right, G (m×n) on the left.
+                let (side, (a_rows, a_cols), r_shape) = if rows >= cols {
+                    (Side::Right, (cols, rows), (rows, rank))
                 } else {
-                    (Side::Left, rows, (rank, cols))
+                    (Side::Left, (rows, cols), (rank, cols))
                 };
                 projected.push(Projected {
+                    tracker: subspace::tracker(&method, a_rows, a_cols, rank),
                     index,
                     offset: s.offset,
                     rows,
                     cols,
                     rank,
                     side,
-                    p: Mat::zeros(p_rows, rank),
+                    p: Mat::zeros(a_rows, rank),
                     m: Mat::zeros(r_shape.0, r_shape.1),
                     v: Mat::zeros(r_shape.0, r_shape.1),
                 });
@@ -250,55 +234,21 @@ impl GaloreAdamW {
         let g_all = grads.as_slice();
         self.last_step = SubspaceTiming::default();
         if self.refreshes_at(t) {
-            // Compute every new basis first so that a failure changes nothing.
-            let start = Instant::now();
-            let method = self.method.as_ref();
-            let seed = self.seed;
-            let refresh = |pr: &Projected| -> Result<(Mat<f32>, f64), RefreshError> {
-                let g = MatRef::from_row_major_slice(
-                    &g_all[pr.offset..pr.offset + pr.rows * pr.cols],
-                    pr.rows,
-                    pr.cols,
-                );
-                let a = match pr.side {
-                    Side::Right => g.transpose(),
-                    Side::Left => g,
-                };
-                let mut ctx = Context::new(refresh_seed(seed, pr.index, t));
-                if t > 1 {
-                    ctx = ctx.with_warm_start(pr.p.as_ref());
-                }
-                let basis =
-                    method
-                        .left_basis(a, pr.rank, &mut ctx)
-                        .map_err(|source| RefreshError {
-                            tensor: self.layout.specs()[pr.index].name.clone(),
-                            step: t,
-                            source,
-                        })?;
-                Ok((basis.q, basis.info.flops))
-            };
-            let bases = match method.device() {
-                Device::Cpu => self
-                    .projected
-                    .par_iter()
-                    .map(refresh)
-                    .collect::<Result<Vec<_>, _>>(),
-                Device::Cuda(_) => self.projected.iter().map(refresh).collect(),
-            }?;
-            self.last_step = SubspaceTiming {
-                calls: bases.len() as u64,
-                seconds: start.elapsed().as_secs_f64(),
-                flops: bases.iter().map(|b| b.1).sum(),
-            };
-            let reset = self.params.reset_moments;
-            for (pr, (q, _)) in self.projected.iter_mut().zip(bases) {
-                pr.p = q;
-                if reset {
-                    pr.m.fill(0.0);
-                    pr.v.fill(0.0);
-                }
-            }
+            let names: Vec<&str> = self
+                .layout
+                .specs()
+                .iter()
+                .map(|s| s.name.as_str())
+                .collect();
+            self.last_step = refresh_all(
+                &mut self.projected,
+                g_all,
+                &self.params,
+                self.seed,
+                t,
+                self.method.device(),
+                &names,
+            )?;
             self.total.calls += self.last_step.calls;
             self.total.seconds += self.last_step.seconds;
             self.total.flops += self.last_step.flops;
@@ -335,7 +285,10 @@ impl GaloreAdamW {
     }
 
     /// Bytes of optimizer state: the dense moments, the low-rank moments and
-    /// the projectors.
+    /// the projectors. The trackers' states are not counted (the default
+    /// tracker's is the last basis the method returned: one more
+    /// projector's size per matrix, [`GaloreAdamW::tracker_state_bytes`]),
+    /// so the figure stays comparable with runs made before trackers.
     pub fn state_bytes(&self) -> usize {
         let f = size_of::<f32>();
         let dense: usize = self.dense.iter().map(|d| 2 * d.m.len() * f).sum();
@@ -349,6 +302,20 @@ impl GaloreAdamW {
             })
             .sum();
         dense + projected
+    }
+
+    /// Bytes of the trackers' states (what checkpoints hold beside
+    /// [`GaloreAdamW::state_bytes`]'s tensors).
+    pub fn tracker_state_bytes(&self) -> usize {
+        let f = size_of::<f32>();
+        let each = |p: &Projected| {
+            p.tracker
+                .state()
+                .iter()
+                .map(|x| x.data.len())
+                .sum::<usize>()
+        };
+        self.projected.iter().map(each).sum::<usize>() * f
     }
 
     /// Subspace computations since construction.
@@ -365,7 +332,10 @@ impl GaloreAdamW {
 
 /// The checkpoint format: per dense parameter `{name}.exp_avg` and
 /// `{name}.exp_avg_sq` at its shape, per projected matrix the same at the
-/// low-rank shape plus `{name}.projector` (n×r or m×r), in layout order.
+/// low-rank shape plus `{name}.projector` (n×r or m×r) and its tracker's
+/// state, each of its tensors as `{name}.tracker.{tensor}` (the default
+/// tracker's: `{name}.tracker.basis`, the last basis the method returned),
+/// in layout order.
 impl Optimizer for GaloreAdamW {
     fn kind(&self) -> OptimizerKind {
         OptimizerKind::Galore
@@ -399,6 +369,13 @@ impl Optimizer for GaloreAdamW {
                         format!("{}.{suffix}", s.name),
                         TensorData::Mat(mat.as_ref()),
                     ));
+                }
+                for x in pr.tracker.state() {
+                    let data = TensorData::Owned {
+                        shape: x.shape,
+                        data: x.data,
+                    };
+                    out.push((tracker_tensor(&s.name, &x.name), data));
                 }
             } else {
                 let d = dense.next().expect("one dense entry per other parameter");
@@ -441,6 +418,7 @@ impl Optimizer for GaloreAdamW {
                     let x = find(&format!("{}.{suffix}", s.name), &[r, c])?;
                     *mat = Mat::from_fn(r, c, |i, j| x.data[i * c + j]);
                 }
+                load_tracker(pr, &s.name, t, tensors)?;
             } else {
                 let d = dense.next().expect("one dense entry per other parameter");
                 d.m.copy_from_slice(&find(&format!("{}.exp_avg", s.name), &s.shape)?.data);
@@ -517,45 +495,49 @@ pub(crate) fn split_by_layout<'a>(mut all: &'a mut [f32], layout: &Layout) -> Ve
     out
 }
 
-/// The GaLore update of one projected matrix: R = project(G), Adam on R,
-/// N back-projected, scaled by α, then the decoupled weight decay.
-fn projected_step(
+/// The checkpoint name of tensor `tensor` of the tracker of parameter
+/// `param`.
+fn tracker_tensor(param: &str, tensor: &str) -> String {
+    format!("{param}.tracker.{tensor}")
+}
+
+/// Loads the state of `pr`'s tracker (parameter `param`) from the
+/// checkpoint's `{param}.tracker.*` tensors, after `t` steps; fails naming
+/// the tensor and the fix when one does not fit, or when a run past its
+/// first refresh has none.
+fn load_tracker(
     pr: &mut Projected,
-    hp: &AdamWParams,
-    lr: f32,
-    step_size: f32,
-    scale: f32,
-    p: &mut [f32],
-    g: &[f32],
-) {
-    // Sequential GEMMs (one matrix's arithmetic never depends on the pool)
-    // that leave the AVX state clean for the loops below
-    // (docs/numerics.md#avx-upper-state).
-    use crate::model::parallel::gemm;
-    let (rows, cols) = (pr.rows, pr.cols);
-    let g = MatRef::from_row_major_slice(g, rows, cols);
-    let (rr, rc) = pr.m.shape();
-    let mut r = Mat::<f32>::zeros(rr, rc);
-    match pr.side {
-        Side::Right => gemm(r.as_mut(), Accum::Replace, g, pr.p.as_ref(), 1.0),
-        Side::Left => gemm(r.as_mut(), Accum::Replace, pr.p.transpose(), g, 1.0),
+    param: &str,
+    t: u64,
+    tensors: &[NamedTensor],
+) -> Result<(), String> {
+    let prefix = tracker_tensor(param, "");
+    let state: Vec<StateTensor> = tensors
+        .iter()
+        .filter_map(|x| {
+            Some(StateTensor {
+                name: x.name.strip_prefix(&prefix)?.to_string(),
+                shape: x.shape.clone(),
+                data: x.data.clone(),
+            })
+        })
+        .collect();
+    pr.tracker.load_state(&state).map_err(|e| {
+        format!(
+            "optimizer tensor {}: {} (the {} tracker of a {}×{} matrix at rank {})",
+            tracker_tensor(param, &e.tensor),
+            e.reason,
+            pr.tracker.name(),
+            pr.tracker.shape().0,
+            pr.tracker.shape().1,
+            pr.rank
+        )
+    })?;
+    if t >= 1 && pr.tracker.basis().is_none() {
+        return Err(format!(
+            "optimizer state has no tensor {prefix}* (the state of {param}'s {} tracker, which              every refresh since step 1 has updated): the checkpoint was written before GaLore              kept tracker states, or in part; resume from a checkpoint written by this version,              or start the run again",
+            pr.tracker.name()
+        ));
     }
-    // r becomes N in place.
-    for j in 0..rc {
-        for i in 0..rr {
-            let n = moments(hp, r[(i, j)], &mut pr.m[(i, j)], &mut pr.v[(i, j)]);
-            r[(i, j)] = n;
-        }
-    }
-    // Row-major like the weights, so the update below runs contiguously.
-    let mut back = vec![0.0f32; rows * cols];
-    let dst = faer::MatMut::from_row_major_slice_mut(&mut back, rows, cols);
-    match pr.side {
-        Side::Right => gemm(dst, Accum::Replace, r.as_ref(), pr.p.transpose(), 1.0),
-        Side::Left => gemm(dst, Accum::Replace, pr.p.as_ref(), r.as_ref(), 1.0),
-    }
-    for (x, b) in p.iter_mut().zip(&back) {
-        *x += -step_size * (b * scale);
-    }
-    decay(hp, lr, p);
+    Ok(())
 }

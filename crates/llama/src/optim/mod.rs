@@ -20,16 +20,25 @@
 //! - [`galore`]: [`GaloreAdamW`], which projects the gradients of the
 //!   attention and MLP matrices onto a rank-r subspace found by any
 //!   [`subspace::SubspaceMethod`] and runs Adam there;
+//! - [`projected`]: one GaLore matrix (its tracker, basis and moments), its
+//!   refresh and its update;
+//! - [`moments`]: [`MomentPolicy`], what a refresh does with the low-rank
+//!   moments (keep, reset, or LDAdam's projection-aware rotation);
+//! - [`align`]: aligning each new basis with the previous one;
 //! - [`schedule`]: GaLore's cosine learning-rate schedule.
 
 pub mod adamw;
+pub mod align;
 pub mod galore;
+pub mod moments;
 pub mod optimizer;
+pub mod projected;
 pub mod registry;
 pub mod schedule;
 
 pub use adamw::{AdamW, AdamWParams};
 pub use galore::{GaloreAdamW, GaloreParams, RefreshError, Side, SubspaceTiming};
+pub use moments::MomentPolicy;
 pub use optimizer::{Optimizer, RefreshWorkspace};
 pub use registry::OptimizerKind;
 pub use schedule::cosine_lr;

@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 use subspace::Registry;
 
-use super::{AdamW, GaloreAdamW, GaloreParams, Optimizer};
+use super::{AdamW, GaloreAdamW, GaloreParams, MomentPolicy, Optimizer};
 use crate::Layout;
 use crate::session::{TrainConfig, TrainError};
 
@@ -44,7 +44,8 @@ impl OptimizerKind {
                 "rank",
                 "scale",
                 "update_proj_gap",
-                "reset_moments",
+                "moments",
+                "align",
             ],
         }
     }
@@ -111,7 +112,8 @@ impl OptimizerKind {
                     rank: config.rank,
                     scale: config.scale,
                     update_proj_gap: config.update_proj_gap,
-                    reset_moments: config.reset_moments,
+                    moments: config.moments,
+                    align: config.align,
                     adamw: config.adamw(),
                 };
                 Box::new(GaloreAdamW::new(layout, hp, method, config.seed))
@@ -120,7 +122,8 @@ impl OptimizerKind {
     }
 
     /// The default label of a run of `config`: e.g. "adamw",
-    /// "galore-svd-T200", "galore-rrf[power_iters=0]-T1".
+    /// "galore-svd-T200", "galore-rrf[power_iters=0]-T1", and with a moment
+    /// policy other than keep or with align, "galore-svd-T1-rotate-align".
     pub fn label(self, config: &TrainConfig) -> String {
         match self {
             OptimizerKind::Adamw => "adamw".into(),
@@ -135,10 +138,17 @@ impl OptimizerKind {
                 } else {
                     format!("[{}]", params.join(","))
                 };
-                format!(
+                let mut label = format!(
                     "galore-{}{params}-T{}",
                     config.plugin, config.update_proj_gap
-                )
+                );
+                if config.moments != MomentPolicy::Keep {
+                    label = format!("{label}-{}", config.moments.name());
+                }
+                if config.align {
+                    label.push_str("-align");
+                }
+                label
             }
         }
     }

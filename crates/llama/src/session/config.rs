@@ -17,8 +17,8 @@ use subspace::Registry;
 use super::errors::TrainError;
 pub use super::steps::RecordSteps;
 use crate::LlamaConfig;
-use crate::optim::AdamWParams;
 pub use crate::optim::OptimizerKind;
+use crate::optim::{AdamWParams, MomentPolicy};
 
 /// Everything a training run needs. Every field has the GaLore 60M recipe's
 /// default (rank 128, α 0.25, T 200, lr 0.01, β (0.9, 0.999), ε 1e-6, no
@@ -42,8 +42,19 @@ pub struct TrainConfig {
     pub scale: f32,
     /// GaLore T: steps between subspace refreshes (1 = every step).
     pub update_proj_gap: u64,
-    /// Zero GaLore's moments at each refresh (the reference keeps them).
-    pub reset_moments: bool,
+    /// What a GaLore refresh does with the low-rank moments: "keep" (the
+    /// reference's, the default), "reset" (zero them) or "rotate" (carry
+    /// them into the new basis, LDAdam's rule; see `optim::moments`).
+    pub moments: MomentPolicy,
+    /// Align each new GaLore basis with the previous one (canonical signs
+    /// first, then orthogonal Procrustes; see `optim::align`). Default
+    /// false.
+    pub align: bool,
+    /// Retired (was: zero the moments at each refresh): a config that sets
+    /// it is refused by [`TrainConfig::validate`], naming `moments`.
+    #[serde(skip_serializing)]
+    #[doc(hidden)]
+    pub reset_moments: Option<toml::Value>,
     /// Peak learning rate.
     pub lr: f32,
     pub beta1: f32,
@@ -104,7 +115,9 @@ impl Default for TrainConfig {
             rank: 128,
             scale: 0.25,
             update_proj_gap: 200,
-            reset_moments: false,
+            moments: MomentPolicy::Keep,
+            align: false,
+            reset_moments: None,
             lr: 0.01,
             beta1: 0.9,
             beta2: 0.999,
@@ -176,9 +189,14 @@ impl TrainConfig {
         }
     }
 
-    /// Fails, listing the keys, on a key that is not a field.
+    /// Fails, listing the keys, on a key that is not a field (naming the
+    /// replacement of a retired one).
     pub fn check_known<'a>(keys: impl IntoIterator<Item = &'a str>) -> Result<(), TrainError> {
         let known = Self::keys();
+        let keys: Vec<&str> = keys.into_iter().collect();
+        if let Some(key) = keys.iter().find(|k| **k == "reset_moments") {
+            return Err(retired_reset_moments(key));
+        }
         match keys.into_iter().find(|key| !known.iter().any(|k| k == key)) {
             Some(key) => Err(TrainError::Config {
                 field: key.into(),
@@ -244,6 +262,9 @@ impl TrainConfig {
                 reason,
             })
         };
+        if self.reset_moments.is_some() {
+            return Err(retired_reset_moments("reset_moments"));
+        }
         let model = self.model()?;
         if self.steps == 0 {
             return bad("steps", "train at least one step".into());
@@ -296,5 +317,15 @@ impl TrainConfig {
     /// Warm-up steps: `steps · warmup_ratio`, rounded down.
     pub(crate) fn warmup(&self) -> usize {
         (self.steps as f64 * self.warmup_ratio) as usize
+    }
+}
+
+/// The error of the retired key `reset_moments`, naming its replacement.
+fn retired_reset_moments(key: &str) -> TrainError {
+    TrainError::Config {
+        field: key.into(),
+        reason: "was replaced by `moments`: write moments = \"reset\" for reset_moments = true, \
+                 or drop the key (moments = \"keep\", the default, was reset_moments = false)"
+            .into(),
     }
 }
