@@ -72,12 +72,33 @@ fn step(
         0.0
     };
     let mut w = Mat::<f32>::zeros(n, k); // (n, k)
-    matmul(w.as_mut(), Accum::Replace, a.transpose(), s.p.as_ref(), 1.0, par);
+    matmul(
+        w.as_mut(),
+        Accum::Replace,
+        a.transpose(),
+        s.p.as_ref(),
+        1.0,
+        par,
+    );
     let mut grad = Mat::<f32>::zeros(m, k); // (m, k): AAᵀP, then ∇
     matmul(grad.as_mut(), Accum::Replace, a, w.as_ref(), 1.0, par);
     let mut c = Mat::<f32>::zeros(k, k); // (k, k)
-    matmul(c.as_mut(), Accum::Replace, s.p.transpose(), grad.as_ref(), 1.0, par);
-    matmul(grad.as_mut(), Accum::Add, s.p.as_ref(), c.as_ref(), -1.0, par);
+    matmul(
+        c.as_mut(),
+        Accum::Replace,
+        s.p.transpose(),
+        grad.as_ref(),
+        1.0,
+        par,
+    );
+    matmul(
+        grad.as_mut(),
+        Accum::Add,
+        s.p.as_ref(),
+        c.as_ref(),
+        -1.0,
+        par,
+    );
 
     s.step += 1;
     let t = s.step as i32;

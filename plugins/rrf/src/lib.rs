@@ -169,9 +169,7 @@ impl SubspaceMethod for Rrf {
         let draw = size_of::<f32>() * n * l + size_of::<Vec<f32>>() * l;
         let project = match self.params.truncate {
             Truncate::Inside => 0,
-            Truncate::Svd => {
-                project_svd_bytes(m, n, l, k)
-            }
+            Truncate::Svd => project_svd_bytes(m, n, l, k),
         };
         held + draw.max(project)
     }

@@ -3,8 +3,8 @@
 //! declares), and the warm start.
 
 use faer::Par;
-use std::sync::Arc;
 use rrf::{Normalizer, Rrf, RrfParams, Truncate};
+use std::sync::Arc;
 use subspace::generate::{self, Spectrum};
 use subspace::reference::ReferenceSvd;
 use subspace::{Context, Guarantee, Plugin, SubspaceMethod, metrics, testkit};

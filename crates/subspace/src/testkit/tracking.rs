@@ -251,7 +251,10 @@ fn states_equal(a: &[StateTensor], b: &[StateTensor]) -> bool {
             x.name == y.name
                 && x.shape == y.shape
                 && x.data.len() == y.data.len()
-                && x.data.iter().zip(&y.data).all(|(u, v)| u.to_bits() == v.to_bits())
+                && x.data
+                    .iter()
+                    .zip(&y.data)
+                    .all(|(u, v)| u.to_bits() == v.to_bits())
         })
 }
 
