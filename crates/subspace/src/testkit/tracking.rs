@@ -6,9 +6,10 @@
 //! [`generate::rotating`], whose dominant k-subspace turns by [`ANGLE`] rad
 //! per step for [`STEPS`] steps, with the known spectrum of [`spectrum`]:
 //! σ_j = 1 − 0.3·(j − 1)/k for j ≤ k, then σ_j = 0.25·0.97^(j−k−1), a gap
-//! σ_{k+1}/σ_k ≈ 0.34. A basis that stops moving leaves err_fro ≤ 1.01
-//! within about five steps; one warm-started block power iteration per step
-//! contracts the angle to the moving subspace by about (σ_{k+1}/σ_k)² ≈ 0.12.
+//! σ_{k+1}/σ_k ≈ 0.34. A basis that stops moving leaves err_fro ≤ 1.01 at
+//! the fifth update (`kit_catches_bad_methods.rs`); one warm-started block
+//! power iteration per step contracts the tangent of the angle to the
+//! moving subspace by about (σ_{k+1}/σ_k)² ≈ 0.12.
 //! Update t (1-based) of a tracker gets `Context::new(SEED + t)`.
 //!
 //! - [`check_settling`]: every basis is orthonormal; a tracker declaring
