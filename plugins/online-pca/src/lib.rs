@@ -1,7 +1,8 @@
 //! Online PCA, the basis update of Online Subspace Descent (Liang, Liu,
-//! Chen & Liu, arXiv 2408.12857, §3 eq. (5) and their reference code's
-//! `online_pca`): the basis P is not recomputed but trained, one optimizer
-//! step per refresh on the projection loss of the normalized matrix.
+//! Chen & Liu, arXiv 2408.12857, and their reference code's `online_pca`,
+//! github.com/kyleliang919/Online-Subspace-Descent): the basis P is not
+//! recomputed but trained, one optimizer step per refresh on the projection
+//! loss of the normalized matrix.
 //!
 //! Contract of a tracked refresh ([`tracker::OnlinePcaTracker`]), with P
 //! (m×k, orthonormal) and Adam's moments M, V (m×k) from the previous one:
