@@ -17,5 +17,7 @@ pub fn registry() -> Result<Registry, RegistryError> {
     r.register::<rrf::Rrf>()?;
     r.register::<cuda_rrf::CudaRrf>()?;
     r.register::<cuda_rrf::CudaSvd>()?;
+    r.register::<subspace_iteration::SubspaceIteration>()?;
+    r.register::<online_pca::OnlinePca>()?;
     Ok(r)
 }

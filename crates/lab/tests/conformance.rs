@@ -1,7 +1,9 @@
 //! The conformance kit over every registered plugin in each param variant
 //! it declares (`Plugin::conformance_params`).
 //!
-//! Adding a plugin to `lab::registry()` is all it takes to be tested here.
+//! Adding a plugin to `lab::registry()` is all it takes to be tested here,
+//! one-shot and as a tracker (`subspace::tracker`, the kit's `tracking`
+//! checks).
 //! Variants whose backend is unavailable on this machine (a CUDA plugin
 //! without a GPU) are reported as skipped, by name. A failure names the
 //! variant.
@@ -88,5 +90,37 @@ fn workspace_bytes_predict_the_peak_heap() {
         v.check(|m| {
             testkit::check_workspace(m, &peak_heap);
         });
+    }
+}
+
+#[test]
+fn trackers_settle_where_they_declare() {
+    let _gate = shared();
+    for v in variants() {
+        v.check_shared(testkit::check_settling);
+    }
+}
+
+#[test]
+fn tracker_state_round_trips_bit_for_bit() {
+    let _gate = shared();
+    for v in variants() {
+        v.check_shared(testkit::check_state_round_trip);
+    }
+}
+
+#[test]
+fn trackers_give_the_same_bits_for_any_thread_count() {
+    let _gate = shared();
+    for v in variants() {
+        v.check_shared(testkit::check_tracker_determinism);
+    }
+}
+
+#[test]
+fn tracker_states_of_the_wrong_shape_are_refused_by_name() {
+    let _gate = shared();
+    for v in variants() {
+        v.check_shared(testkit::check_state_shapes);
     }
 }

@@ -3,7 +3,9 @@
 //! `with_spectrum` builds A = U·diag(σ)·Vᵀ in f64 from Haar-distributed
 //! orthonormal U (m×r) and V (n×r), r = len(σ) ≤ min(m, n), then rounds to
 //! f32. The rounding perturbs σ by about f32::EPSILON·σ₁; accuracy is always
-//! measured against the reference SVD of the f32 matrix itself.
+//! measured against the reference SVD of the f32 matrix itself. `rotating`
+//! builds a sequence of such matrices whose dominant subspace turns by a
+//! known angle per step (the trackers' trajectory).
 
 use faer::{Mat, Par};
 use rand::SeedableRng;
@@ -84,6 +86,62 @@ pub fn with_singular_values(m: usize, n: usize, sigma: &[f64], seed: u64) -> Mat
         Par::Seq,
     );
     Mat::from_fn(m, n, |i, j| a[(i, j)] as f32)
+}
+
+/// A slowly turning sequence of m×n matrices of fixed spectrum, for
+/// trackers: A_t = U_t·diag(σ)·Vᵀ, t = 0, 1, …, `steps` − 1, with Haar U₀
+/// (m×r) and V (n×r), r = len(σ) ≥ 2k, and U_t turned by `angle` radians
+/// per step in the k planes (u_j, u_{k+j}), j < k:
+///
+/// u_j(t) = cos(tθ)·u_j + sin(tθ)·u_{k+j},
+/// u_{k+j}(t) = −sin(tθ)·u_j + cos(tθ)·u_{k+j},
+///
+/// the other columns fixed. U_t stays orthonormal, so σ are A_t's singular
+/// values; when σ_k > σ_{k+1} the dominant k-subspace span(U_t[:, :k]) turns
+/// by exactly θ per step (every principal angle between consecutive ones
+/// is θ, for tθ < π/2). Built in f64, rounded to f32.
+pub fn rotating(
+    m: usize,
+    n: usize,
+    k: usize,
+    sigma: &[f64],
+    angle: f64,
+    steps: usize,
+    seed: u64,
+) -> Vec<Mat<f32>> {
+    let r = sigma.len();
+    assert!(
+        r <= m.min(n) && 2 * k <= r,
+        "{r} singular values for a {m}×{n} matrix turning at rank {k}"
+    );
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let u = haar(m, r, &mut rng);
+    let v = haar(n, r, &mut rng);
+    (0..steps)
+        .map(|t| {
+            let (s, c) = (t as f64 * angle).sin_cos();
+            let ut = Mat::<f64>::from_fn(m, r, |i, j| {
+                if j < k {
+                    c * u[(i, j)] + s * u[(i, k + j)]
+                } else if j < 2 * k {
+                    -s * u[(i, j - k)] + c * u[(i, j)]
+                } else {
+                    u[(i, j)]
+                }
+            });
+            let us = Mat::<f64>::from_fn(m, r, |i, j| ut[(i, j)] * sigma[j]);
+            let mut a = Mat::<f64>::zeros(m, n);
+            faer::linalg::matmul::matmul(
+                a.as_mut(),
+                faer::Accum::Replace,
+                us.as_ref(),
+                v.transpose(),
+                1.0,
+                Par::Seq,
+            );
+            Mat::from_fn(m, n, |i, j| a[(i, j)] as f32)
+        })
+        .collect()
 }
 
 /// An m×n matrix of independent N(0, 1) entries.

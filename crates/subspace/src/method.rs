@@ -87,6 +87,15 @@ pub trait SubspaceMethod: Send + Sync {
         0
     }
 
+    /// Predicted peak working memory of one call given a warm start of k
+    /// columns (what a warm-started tracker's updates after the first
+    /// cost), in bytes, the returned basis included. Default:
+    /// [`workspace_bytes`](Self::workspace_bytes), for a method whose warm
+    /// start allocates what a cold call does.
+    fn warm_workspace_bytes(&self, m: usize, n: usize, k: usize) -> usize {
+        self.workspace_bytes(m, n, k)
+    }
+
     /// Device bytes this method holds now, measured from its own
     /// allocations; `None` for a method that allocates no device memory (a
     /// CPU method, whose heap the harness counts itself). A GPU method keeps

@@ -11,9 +11,12 @@ use faer::{Mat, MatRef};
 use serde::{Deserialize, Serialize};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use subspace::tracker::WarmStarted;
 use subspace::{
-    Basis, Context, Guarantee, Info, Plugin, Registry, SubspaceError, SubspaceMethod, testkit,
+    Basis, Context, Guarantee, Info, Plugin, Registry, StateError, StateTensor, SubspaceError,
+    SubspaceMethod, Tracker, testkit,
 };
 
 /// The system allocator, counting this thread's live bytes and their peak.
@@ -339,4 +342,106 @@ fn variants_catch_a_method_wrong_only_off_its_defaults() {
     for v in wrong_off_defaults() {
         v.check(testkit::check_shapes);
     }
+}
+
+/// faer's f32 basis on a cold call, the warm start unchanged on a warm one:
+/// a tracker that stops moving, claiming to settle within one update.
+struct Stale;
+impl SubspaceMethod for Stale {
+    fn name(&self) -> &str {
+        "stale"
+    }
+    fn guarantee(&self, _: usize, _: usize, _: usize) -> Guarantee {
+        Guarantee::Unbounded
+    }
+    fn settles_within(&self, _: usize, _: usize, _: usize) -> Option<usize> {
+        Some(1)
+    }
+    fn compute(
+        &self,
+        a: MatRef<'_, f32>,
+        k: usize,
+        ctx: &mut Context<'_>,
+    ) -> Result<Basis, SubspaceError> {
+        let q = match ctx.warm_start {
+            Some(w) => w.subcols(0, k).to_owned(),
+            None => svd_basis(a, k),
+        };
+        Ok(Basis {
+            q,
+            info: Info::default(),
+        })
+    }
+}
+
+#[test]
+#[should_panic(expected = "declares settles_within(1) but err_fro")]
+fn settling_catches_a_tracker_that_stops_moving() {
+    let stale: Arc<dyn SubspaceMethod> = Arc::new(Stale);
+    testkit::check_settling(&stale);
+}
+
+/// The warm-started default tracker, except that it takes any state and
+/// keeps none of it.
+struct Amnesiac(WarmStarted);
+impl Tracker for Amnesiac {
+    fn name(&self) -> &str {
+        "amnesiac"
+    }
+    fn shape(&self) -> (usize, usize, usize) {
+        self.0.shape()
+    }
+    fn advance(
+        &mut self,
+        a: MatRef<'_, f32>,
+        ctx: &mut Context<'_>,
+    ) -> Result<Basis, SubspaceError> {
+        self.0.advance(a, ctx)
+    }
+    fn basis(&self) -> Option<MatRef<'_, f32>> {
+        self.0.basis()
+    }
+    fn state(&self) -> Vec<StateTensor> {
+        self.0.state()
+    }
+    fn load_state(&mut self, _: &[StateTensor]) -> Result<(), StateError> {
+        Ok(())
+    }
+}
+
+/// faer's f32 SVD, tracked by an [`Amnesiac`].
+struct Forgets;
+impl SubspaceMethod for Forgets {
+    fn name(&self) -> &str {
+        "forgets"
+    }
+    fn own_tracker(&self, m: usize, n: usize, k: usize) -> Option<Box<dyn Tracker>> {
+        let inner: Arc<dyn SubspaceMethod> = Arc::new(Stale);
+        Some(Box::new(Amnesiac(WarmStarted::new(inner, m, n, k))))
+    }
+    fn compute(
+        &self,
+        a: MatRef<'_, f32>,
+        k: usize,
+        _: &mut Context<'_>,
+    ) -> Result<Basis, SubspaceError> {
+        Ok(Basis {
+            q: svd_basis(a, k),
+            info: Info::default(),
+        })
+    }
+}
+
+#[test]
+#[should_panic(expected = "forgets tracker: a loaded state reads back with other bits")]
+fn round_trip_catches_a_tracker_that_drops_its_state() {
+    let forgets: Arc<dyn SubspaceMethod> = Arc::new(Forgets);
+    testkit::check_state_round_trip(&forgets);
+}
+
+#[test]
+#[should_panic(expected = "of shape [121, 8] was loaded")]
+fn state_shapes_catch_a_tracker_that_takes_any_state() {
+    let forgets: Arc<dyn SubspaceMethod> = Arc::new(Forgets);
+    testkit::check_state_shapes(&forgets);
 }

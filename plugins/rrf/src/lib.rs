@@ -162,7 +162,6 @@ impl SubspaceMethod for Rrf {
     fn workspace_bytes(&self, m: usize, n: usize, k: usize) -> usize {
         let l = self.sketch_width(m, n, k);
         let f32s = |rows, cols| mat_bytes::<f32>(rows, cols);
-        let f64s = |rows, cols| mat_bytes::<f64>(rows, cols);
         let mut held = 2 * f32s(m, l) + 3 * f32s(n, l) + ThinQr::<f32>::bytes(m, l);
         if self.params.power_iters > 0 {
             held += ThinQr::<f32>::bytes(n, l);
@@ -170,12 +169,7 @@ impl SubspaceMethod for Rrf {
         let draw = size_of::<f32>() * n * l + size_of::<Vec<f32>>() * l;
         let project = match self.params.truncate {
             Truncate::Inside => 0,
-            Truncate::Svd => {
-                f32s(l, n)
-                    + f64s(l, n)
-                    + f64s(l, k)
-                    + left_singular_vectors_bytes::<f64>(l, n).max(f32s(l, k) + f32s(m, k))
-            }
+            Truncate::Svd => project_svd_bytes(m, n, l, k),
         };
         held + draw.max(project)
     }
@@ -208,6 +202,27 @@ impl SubspaceMethod for Rrf {
                     truncated: false,
                 }
             }
+        }
+    }
+
+    /// With `warm_start = true`, 4 on the conformance kit's trajectory
+    /// (`subspace::testkit::tracking`: 0.02 rad a step, σ_{k+1}/σ_k = ρ ≈
+    /// 0.34), for any q, p, normalizer and truncation: after the first
+    /// (cold) update the sketch's first columns AᵀQ₀ make each update at
+    /// least one block power iteration from the previous basis, which
+    /// contracts the tangent of the angle to the moving subspace by ρ² ≈
+    /// 0.12, so three warm updates bring any cold start within err_fro ≤
+    /// 1.01 (subspace-iteration's argument, the same bound). Without a warm
+    /// start each call is a fresh sketch whose error does not shrink with
+    /// the updates: no claim beyond the default (1 when the sketch spans
+    /// A's whole column space).
+    fn settles_within(&self, m: usize, n: usize, k: usize) -> Option<usize> {
+        if self.params.warm_start {
+            return Some(4);
+        }
+        match self.guarantee(m, n, k) {
+            Guarantee::Exact => Some(1),
+            _ => None,
         }
     }
 
@@ -338,9 +353,22 @@ impl Rrf {
 
 /// Bytes of a `Mat<T>` of `rows × cols` as faer allocates it: each column
 /// padded to a multiple of 64 bytes.
-fn mat_bytes<T>(rows: usize, cols: usize) -> usize {
+pub fn mat_bytes<T>(rows: usize, cols: usize) -> usize {
     let size = size_of::<T>();
     rows.next_multiple_of(64 / size) * cols * size
+}
+
+/// The peak bytes [`project_svd`] allocates for an m×ℓ basis of an m×n
+/// matrix at rank k (its m×k result included): B = QᵀA (ℓ×n) in f32 and
+/// in f64, the small SVD with its scratch and U_B[:, :k] in f64, then
+/// U_B[:, :k] in f32 and the result.
+pub fn project_svd_bytes(m: usize, n: usize, l: usize, k: usize) -> usize {
+    let f32s = |rows, cols| mat_bytes::<f32>(rows, cols);
+    let f64s = |rows, cols| mat_bytes::<f64>(rows, cols);
+    f32s(l, n)
+        + f64s(l, n)
+        + f64s(l, k)
+        + left_singular_vectors_bytes::<f64>(l, n).max(f32s(l, k) + f32s(m, k))
 }
 
 /// Q·U_B[:, :k] from the thin SVD of B = QᵀA (HMT Alg. 5.1, steps 2–3).
@@ -349,7 +377,10 @@ fn mat_bytes<T>(rows: usize, cols: usize) -> usize {
 /// computed in f64 (docs/numerics.md#f64-paths: in f32 it capped the
 /// accuracy of exactly low-rank inputs at about 200 ε, found by the
 /// conformance kit).
-fn project_svd(
+///
+/// `q` is m×ℓ with orthonormal columns, `a` m×n, k ≤ ℓ; the result is m×k.
+/// Its working memory is [`project_svd_bytes`].
+pub fn project_svd(
     q: MatRef<'_, f32>,
     a: MatRef<'_, f32>,
     k: usize,

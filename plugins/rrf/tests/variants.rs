@@ -4,6 +4,7 @@
 
 use faer::Par;
 use rrf::{Normalizer, Rrf, RrfParams, Truncate};
+use std::sync::Arc;
 use subspace::generate::{self, Spectrum};
 use subspace::reference::ReferenceSvd;
 use subspace::{Context, Guarantee, Plugin, SubspaceMethod, metrics, testkit};
@@ -34,6 +35,24 @@ fn every_variant_conforms() {
         testkit::check_degenerate(&m);
         testkit::check_accuracy(&m, 5);
         testkit::check_determinism(&m);
+    }
+}
+
+/// `settles_within` is claimed with a warm start, for every q × normalizer
+/// × truncate, and holds on the kit's trajectory; without one, no claim.
+#[test]
+fn every_warm_started_variant_settles_as_declared() {
+    for (label, cold) in variants() {
+        assert_eq!(cold.settles_within(120, 80, 8), None, "{label}");
+        let warm = Rrf::new(RrfParams {
+            warm_start: true,
+            ..cold.params
+        })
+        .unwrap();
+        eprintln!("{label}, warm_start");
+        let warm: Arc<dyn SubspaceMethod> = Arc::new(warm);
+        assert_eq!(warm.settles_within(120, 80, 8), Some(4));
+        testkit::check_settling(&warm);
     }
 }
 

@@ -15,6 +15,9 @@
 //! - [`drawn`]: proptest-drawn cases and the fixtures they left;
 //! - [`workspace`]: the predicted `workspace_bytes` against a measured peak
 //!   heap, within the tolerance stated there;
+//! - [`tracking`]: every method as a tracker ([`crate::tracker()`]) on a
+//!   slowly turning trajectory: declared settling, state round trip, same
+//!   bits for any thread count, states of the wrong shape refused;
 //! - [`variants`]: the plugins' param variants, built, and a check run on
 //!   one with the variant named in its failure.
 //!
@@ -23,6 +26,7 @@
 
 pub mod checks;
 pub mod drawn;
+pub mod tracking;
 pub mod variants;
 pub mod workspace;
 
@@ -31,5 +35,8 @@ pub use checks::{
     check_errors, check_shapes, ortho_tol, roundoff_floor, run, spectrum_cases,
 };
 pub use drawn::{DrawnCase, FIXTURES, check_case, check_drawn};
+pub use tracking::{
+    check_settling, check_state_round_trip, check_state_shapes, check_tracker_determinism,
+};
 pub use variants::{Variant, variants};
 pub use workspace::check_workspace;

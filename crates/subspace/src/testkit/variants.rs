@@ -6,6 +6,7 @@
 use crate::{Registry, SubspaceMethod};
 use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
 
 /// A registered plugin built with one of its conformance params.
 pub struct Variant {
@@ -14,7 +15,8 @@ pub struct Variant {
     pub label: String,
     /// Those keys, as the TOML table the method was built from.
     pub params: toml::Table,
-    pub method: Box<dyn SubspaceMethod>,
+    /// Shared, so that trackers ([`crate::tracker()`]) can hold it.
+    pub method: Arc<dyn SubspaceMethod>,
 }
 
 impl std::fmt::Debug for Variant {
@@ -35,13 +37,22 @@ impl Variant {
         Self {
             label,
             params,
-            method,
+            method: Arc::from(method),
         }
     }
 
     /// Whether this variant is the plugin's defaults.
     pub fn is_default(&self) -> bool {
         self.params.is_empty()
+    }
+
+    /// Runs `check` on the shared method (the tracker checks take it so);
+    /// a failure panics again with the label in front of the message.
+    #[track_caller]
+    pub fn check_shared(&self, check: impl FnOnce(&Arc<dyn SubspaceMethod>)) {
+        if let Err(e) = catch_unwind(AssertUnwindSafe(|| check(&self.method))) {
+            panic!("[{}] {}", self.label, panic_message(e.as_ref()));
+        }
     }
 
     /// Runs `check` on the method; a failure panics again with the label in

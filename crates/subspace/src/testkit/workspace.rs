@@ -8,7 +8,9 @@
 //! after a warm-up too). The call runs with `Par::Seq`, cold and then with
 //! the cold call's basis as a warm start. A library cannot install a global
 //! allocator, so the caller supplies the measurement as a closure (the
-//! `lab` crate's tests, from `lab::heap::Counting`).
+//! `lab` crate's tests, from `lab::heap::Counting`). The cold call is held
+//! to [`SubspaceMethod::workspace_bytes`], the warm one to
+//! [`SubspaceMethod::warm_workspace_bytes`].
 //!
 //! Tolerance, for a prediction P:
 //!
@@ -108,9 +110,12 @@ pub fn check_workspace(
             warm.as_ref(),
         );
         out.push(Measured {
+            m,
+            n,
+            k,
             warm: true,
+            predicted: method.warm_workspace_bytes(m, n, k),
             measured,
-            ..out[out.len() - 1]
         });
     }
     for c in &out {
