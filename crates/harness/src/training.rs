@@ -11,9 +11,10 @@ use subspace::Registry;
 
 /// Trains `config` (or resumes from the checkpoint directory `resume`),
 /// writing into `out`, with a progress bar on a terminal when `progress`.
-/// A fresh run over the memory budget (`llama::session::check_budget`) or
-/// with more `threads` than logical cores is refused before anything is
-/// allocated or written.
+/// A run over the memory budget (`llama::session::check_budget`) or with
+/// more `threads` than logical cores is refused before anything is
+/// allocated or written; a resumed one is checked with its checkpoint's
+/// config.
 pub fn train(
     config: TrainConfig,
     registry: &Registry,
@@ -44,20 +45,15 @@ fn run(
     mut observe: impl FnMut(&StepRow) + Send,
 ) -> anyhow::Result<TrainSummary> {
     let session = match resume {
-        Some(dir) => Session::resume(dir, registry, out)
-            .with_context(|| format!("cannot resume from {}", dir.display()))?,
+        Some(dir) => {
+            let context = || format!("cannot resume from {}", dir.display());
+            let resumed =
+                llama::session::checkpoint::checkpoint_config(dir).with_context(context)?;
+            check_machine(&resumed).with_context(context)?;
+            Session::resume(dir, registry, out).with_context(context)?
+        }
         None => {
-            let budget =
-                subspace::budget::MemoryBudget::from_machine().map_err(anyhow::Error::msg)?;
-            llama::session::check_budget(&config, &budget)?;
-            let cores = subspace::budget::logical_cores();
-            if config.threads > cores {
-                anyhow::bail!(
-                    "training config, field `threads`: {} exceeds this machine's {cores} logical \
-                     cores; use at most {cores} (0 = all cores)",
-                    config.threads
-                );
-            }
+            check_machine(&config)?;
             Session::new(config, registry, out)?
         }
     };
@@ -80,6 +76,22 @@ fn run(
     });
     bar.finish_and_clear();
     Ok(summary?)
+}
+
+/// Refuses a run over the memory budget or with more `threads` than logical
+/// cores, before anything is allocated or written.
+fn check_machine(config: &TrainConfig) -> anyhow::Result<()> {
+    let budget = subspace::budget::MemoryBudget::from_machine().map_err(anyhow::Error::msg)?;
+    llama::session::check_budget(config, &budget)?;
+    let cores = subspace::budget::logical_cores();
+    if config.threads > cores {
+        anyhow::bail!(
+            "training config, field `threads`: {} exceeds this machine's {cores} logical cores; \
+             use at most {cores} (0 = all cores)",
+            config.threads
+        );
+    }
+    Ok(())
 }
 
 /// A directory for a new run under `root`, never an existing one:

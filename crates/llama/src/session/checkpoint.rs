@@ -19,7 +19,9 @@
 //! `training.csv` back to the checkpoint's step before appending, so it
 //! reads as the uninterrupted run's. A resumed checkpoint is validated
 //! against its config (the next step, the optimizer's step count, shapes,
-//! complete files, finite weights) before a step runs.
+//! complete files, finite weights and optimizer state) before a step runs;
+//! [`checkpoint_config`] gives its config first, so that a caller can check
+//! it against the machine before anything is allocated.
 
 use std::path::{Path, PathBuf};
 
@@ -47,19 +49,7 @@ impl Session {
     /// to `out` (appending to its `training.csv` when there is one).
     pub fn resume(checkpoint: &Path, registry: &Registry, out: &Path) -> Result<Self, TrainError> {
         let state_path = checkpoint.join("trainer.json");
-        let text = std::fs::read_to_string(&state_path).map_err(io(&state_path))?;
-        let state: TrainerState =
-            serde_json::from_str(&text).map_err(|e| TrainError::Checkpoint {
-                path: state_path.display().to_string(),
-                reason: if e.is_eof() {
-                    format!("truncated ({e}); {WRITTEN_IN_PART}")
-                } else {
-                    format!(
-                        "not a trainer state ({e}); point --resume at a checkpoints/step-N \
-                         directory"
-                    )
-                },
-            })?;
+        let state = read_state(checkpoint)?;
         let config = state.config;
         config.validate(registry)?;
         if state.next_step > config.steps {
@@ -86,6 +76,16 @@ impl Session {
             path: opt_path.display().to_string(),
             reason,
         };
+        if let Some((name, index, value)) = tensors.iter().find_map(|t| {
+            let (i, v) = t.data.iter().enumerate().find(|(_, v)| !v.is_finite())?;
+            Some((&t.name, i, *v))
+        }) {
+            return Err(bad(format!(
+                "the optimizer state's tensor `{name}` holds {value} at index {index}: the \
+                 checkpoint is corrupt, and resuming would make every weight it updates \
+                 non-finite; resume from another checkpoints/step-N directory"
+            )));
+        }
         let t: u64 = meta
             .get("step")
             .and_then(|s| s.parse().ok())
@@ -155,6 +155,42 @@ impl Session {
         )?;
         Ok(dir)
     }
+}
+
+/// The config the checkpoint directory `checkpoint` resumes, as its
+/// `trainer.json` holds it (not yet validated against a registry): what a
+/// caller checks against the machine (memory budget, cores) before
+/// [`Session::resume`] allocates anything.
+pub fn checkpoint_config(checkpoint: &Path) -> Result<TrainConfig, TrainError> {
+    Ok(read_state(checkpoint)?.config)
+}
+
+/// Reads `<checkpoint>/trainer.json`; a missing or unreadable one is named
+/// with the fix, a cut one is called truncated.
+fn read_state(checkpoint: &Path) -> Result<TrainerState, TrainError> {
+    let state_path = checkpoint.join("trainer.json");
+    let bad = |reason: String| TrainError::Checkpoint {
+        path: state_path.display().to_string(),
+        reason,
+    };
+    let text = std::fs::read_to_string(&state_path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            bad(format!(
+                "not found ({e}); {} is not a checkpoint: point --resume at a \
+                 <run>/checkpoints/step-N directory",
+                checkpoint.display()
+            ))
+        } else {
+            bad(format!("cannot be read ({e}); check its permissions"))
+        }
+    })?;
+    serde_json::from_str(&text).map_err(|e| {
+        bad(if e.is_eof() {
+            format!("truncated ({e}); {WRITTEN_IN_PART}")
+        } else {
+            format!("not a trainer state ({e}); point --resume at a checkpoints/step-N directory")
+        })
+    })
 }
 
 const WRITTEN_IN_PART: &str = "the checkpoint was written in part (a full disk or a killed \

@@ -28,19 +28,18 @@ pub enum TrainError {
     Refresh(#[from] RefreshError),
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("{path}: {source}")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
+    /// (The cause is part of the message and not an error `source`, so a
+    /// chain printed with `{:#}` names it once.)
+    #[error("{path}: {cause}")]
+    Io { path: String, cause: std::io::Error },
     #[error("{path}: {reason}")]
     Checkpoint { path: String, reason: String },
 }
 
 /// Maps an I/O error on `path` to [`TrainError::Io`], naming the file.
 pub(crate) fn io(path: &Path) -> impl FnOnce(std::io::Error) -> TrainError + '_ {
-    move |source| TrainError::Io {
+    move |cause| TrainError::Io {
         path: path.display().to_string(),
-        source,
+        cause,
     }
 }

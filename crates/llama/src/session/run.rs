@@ -264,7 +264,7 @@ impl Session {
             let csv_path = out.join("training.csv");
             csv.serialize(&row).map_err(|e| TrainError::Io {
                 path: csv_path.display().to_string(),
-                source: std::io::Error::other(e),
+                cause: std::io::Error::other(e),
             })?;
             csv.flush().map_err(io(&csv_path))?;
         }

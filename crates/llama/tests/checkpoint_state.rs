@@ -1,0 +1,116 @@
+//! A resumed checkpoint's optimizer state is validated before a step runs:
+//! a NaN in a moment is a corrupt checkpoint naming the tensor (never blamed
+//! on the learning rate), and a directory without `trainer.json` is said
+//! not to be a checkpoint, with the fix, and its I/O cause said once.
+
+mod common;
+
+use std::error::Error as _;
+use std::path::Path;
+
+use common::registry;
+use llama::session::{Session, TrainConfig, TrainError};
+
+fn config() -> TrainConfig {
+    TrainConfig {
+        checkpoint_every: 3,
+        ..common::config()
+    }
+}
+
+/// Overwrites the first element of `tensor` in the safetensors file `path`
+/// with `value` (an F32 tensor), leaving every other byte as it was.
+fn poke(path: &Path, tensor: &str, value: f32) {
+    let mut bytes = std::fs::read(path).unwrap();
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
+    let begin = header[tensor]["data_offsets"][0].as_u64().unwrap() as usize;
+    let at = 8 + n + begin;
+    bytes[at..at + 4].copy_from_slice(&value.to_le_bytes());
+    std::fs::write(path, bytes).unwrap();
+}
+
+/// The tensor names of a safetensors file, sorted.
+fn names(path: &Path) -> Vec<String> {
+    let bytes = std::fs::read(path).unwrap();
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
+    let mut names: Vec<String> = header
+        .as_object()
+        .unwrap()
+        .keys()
+        .filter(|k| *k != "__metadata__")
+        .cloned()
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn a_non_finite_moment_is_a_corrupt_checkpoint_naming_the_tensor() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    Session::new(config(), &registry(), &run)
+        .unwrap()
+        .run(|_| {})
+        .unwrap();
+    let ck = run.join("checkpoints/step-3");
+    let opt = ck.join("optimizer.safetensors");
+    // The untouched checkpoint resumes: what follows fails for the poke alone.
+    assert!(Session::resume(&ck, &registry(), &dir.path().join("ok")).is_ok());
+
+    let all = names(&opt);
+    let moment = all
+        .iter()
+        .find(|n| n.ends_with(".exp_avg_sq"))
+        .expect("a second moment in the optimizer state")
+        .clone();
+    for (i, value) in [f32::NAN, f32::INFINITY].into_iter().enumerate() {
+        let copy = dir.path().join(format!("copy{i}"));
+        std::fs::create_dir_all(&copy).unwrap();
+        for f in std::fs::read_dir(&ck).unwrap() {
+            let f = f.unwrap();
+            std::fs::copy(f.path(), copy.join(f.file_name())).unwrap();
+        }
+        poke(&copy.join("optimizer.safetensors"), &moment, value);
+        let err = match Session::resume(&copy, &registry(), &dir.path().join(format!("o{i}"))) {
+            Ok(_) => panic!("a {value} in `{moment}` resumed"),
+            Err(e) => e,
+        };
+        assert!(matches!(err, TrainError::Checkpoint { .. }), "{err}");
+        let msg = err.to_string();
+        assert!(msg.contains("optimizer.safetensors"), "{msg}");
+        assert!(msg.contains(&format!("`{moment}`")), "{msg}");
+        assert!(msg.contains(&format!("holds {value} at index 0")), "{msg}");
+        assert!(
+            msg.contains("resume from another checkpoints/step-N"),
+            "{msg}"
+        );
+        assert!(!msg.contains("learning rate"), "{msg}");
+    }
+}
+
+#[test]
+fn a_directory_without_trainer_json_is_not_a_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = match Session::resume(dir.path(), &registry(), &dir.path().join("o")) {
+        Ok(_) => panic!("an empty directory resumed"),
+        Err(e) => e,
+    };
+    let msg = err.to_string();
+    assert!(msg.contains("trainer.json"), "{msg}");
+    assert!(msg.contains("is not a checkpoint"), "{msg}");
+    assert!(msg.contains("<run>/checkpoints/step-N"), "{msg}");
+    // The chain as `lab` prints it (`{:#}`) names the cause once.
+    let mut chain = msg.clone();
+    let mut cause = err.source();
+    while let Some(c) = cause {
+        chain.push_str(&format!(": {c}"));
+        cause = c.source();
+    }
+    assert_eq!(
+        chain.matches("No such file or directory").count(),
+        1,
+        "{chain}"
+    );
+}
