@@ -45,13 +45,7 @@ fn run(
     mut observe: impl FnMut(&StepRow) + Send,
 ) -> anyhow::Result<TrainSummary> {
     let session = match resume {
-        Some(dir) => {
-            let context = || format!("cannot resume from {}", dir.display());
-            let resumed =
-                llama::session::checkpoint::checkpoint_config(dir).with_context(context)?;
-            check_machine(&resumed).with_context(context)?;
-            Session::resume(dir, registry, out).with_context(context)?
-        }
+        Some(dir) => resume_session(dir, registry, out)?,
         None => {
             check_machine(&config)?;
             Session::new(config, registry, out)?
@@ -76,6 +70,20 @@ fn run(
     });
     bar.finish_and_clear();
     Ok(summary?)
+}
+
+/// The session resuming the checkpoint directory `checkpoint` into `out`,
+/// its config (the checkpoint's) checked against the memory budget and the
+/// cores before the checkpoint is loaded; errors name the checkpoint.
+pub fn resume_session(
+    checkpoint: &Path,
+    registry: &Registry,
+    out: &Path,
+) -> anyhow::Result<Session> {
+    let context = || format!("cannot resume from {}", checkpoint.display());
+    let config = llama::session::checkpoint::checkpoint_config(checkpoint).with_context(context)?;
+    check_machine(&config).with_context(context)?;
+    Session::resume(checkpoint, registry, out).with_context(context)
 }
 
 /// Refuses a run over the memory budget or with more `threads` than logical

@@ -91,6 +91,81 @@ fn a_non_finite_moment_is_a_corrupt_checkpoint_naming_the_tensor() {
 }
 
 #[test]
+fn unreadable_checkpoint_files_are_called_corrupt_with_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    Session::new(config(), &registry(), &run)
+        .unwrap()
+        .run(|_| {})
+        .unwrap();
+    let ck = run.join("checkpoints/step-3");
+    let fix = "the checkpoint is corrupt: resume from another checkpoints/step-N directory";
+    let cases: [(&str, fn(&mut Vec<u8>), &str); 4] = [
+        // A tensor's data_offsets moved by a byte, the length kept.
+        (
+            "model.safetensors",
+            |b| swap_digit(b, "data_offsets\":[0,"),
+            "model.safetensors",
+        ),
+        (
+            "optimizer.safetensors",
+            |b| swap_digit(b, "data_offsets\":[0,"),
+            "optimizer.safetensors",
+        ),
+        // A moment's name changed: the optimizer misses it.
+        (
+            "optimizer.safetensors",
+            |b| rename(b, b"exp_avg_sq", b"exp_avg_sx"),
+            "exp_avg_sq",
+        ),
+        // trainer.json not UTF-8.
+        ("trainer.json", |b| b[1] = 0xff, "not UTF-8"),
+    ];
+    for (i, (file, poke, what)) in cases.into_iter().enumerate() {
+        let copy = dir.path().join(format!("c{i}"));
+        std::fs::create_dir_all(&copy).unwrap();
+        for f in std::fs::read_dir(&ck).unwrap() {
+            let f = f.unwrap();
+            std::fs::copy(f.path(), copy.join(f.file_name())).unwrap();
+        }
+        let mut bytes = std::fs::read(copy.join(file)).unwrap();
+        poke(&mut bytes);
+        std::fs::write(copy.join(file), bytes).unwrap();
+        let err = match Session::resume(&copy, &registry(), &dir.path().join(format!("o{i}"))) {
+            Ok(_) => panic!("{file} #{i} resumed"),
+            Err(e) => e.to_string(),
+        };
+        assert!(err.contains(file) && err.contains(what), "{err}");
+        assert!(err.contains(fix), "{err}");
+        assert_eq!(
+            err.matches(&copy.join(file).display().to_string()).count(),
+            1,
+            "{err}"
+        );
+    }
+}
+
+/// Changes the digit after the first `key` (9 → 8, else + 1).
+fn swap_digit(bytes: &mut [u8], key: &str) {
+    let at = bytes
+        .windows(key.len())
+        .position(|w| w == key.as_bytes())
+        .unwrap()
+        + key.len();
+    bytes[at] = if bytes[at] == b'9' {
+        b'8'
+    } else {
+        bytes[at] + 1
+    };
+}
+
+/// Replaces the first `from` with `to` (of the same length).
+fn rename(bytes: &mut [u8], from: &[u8], to: &[u8]) {
+    let at = bytes.windows(from.len()).position(|w| w == from).unwrap();
+    bytes[at..at + to.len()].copy_from_slice(to);
+}
+
+#[test]
 fn a_directory_without_trainer_json_is_not_a_checkpoint() {
     let dir = tempfile::tempdir().unwrap();
     let err = match Session::resume(dir.path(), &registry(), &dir.path().join("o")) {

@@ -32,7 +32,7 @@ use super::config::TrainConfig;
 use super::errors::{TrainError, io};
 use super::run::{Progress, Session};
 use crate::params::{load_f32, save_tensors};
-use crate::{Layout, ParamStore};
+use crate::{Layout, ParamStore, StoreError};
 
 /// What a checkpoint's `trainer.json` holds.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -66,12 +66,13 @@ impl Session {
         let layout = Layout::new(&model);
         let model_path = checkpoint.join("model.safetensors");
         check_complete(&model_path)?;
-        let params = ParamStore::load(&model_path, &layout)?;
+        let params =
+            ParamStore::load(&model_path, &layout).map_err(|e| corrupt_file(&model_path, e))?;
         check_finite_weights(&params, &model_path)?;
         let mut opt = config.optimizer.build(&config, registry, &layout)?;
         let opt_path = checkpoint.join("optimizer.safetensors");
         check_complete(&opt_path)?;
-        let (tensors, meta) = load_f32(&opt_path)?;
+        let (tensors, meta) = load_f32(&opt_path).map_err(|e| corrupt_file(&opt_path, e))?;
         let bad = |reason: String| TrainError::Checkpoint {
             path: opt_path.display().to_string(),
             reason,
@@ -97,7 +98,8 @@ impl Session {
                 state.next_step
             )));
         }
-        opt.load_state(t, &tensors).map_err(bad)?;
+        opt.load_state(t, &tensors)
+            .map_err(|e| bad(format!("{e}; {CORRUPT}")))?;
         Self::assemble(
             config,
             model,
@@ -180,6 +182,8 @@ fn read_state(checkpoint: &Path) -> Result<TrainerState, TrainError> {
                  <run>/checkpoints/step-N directory",
                 checkpoint.display()
             ))
+        } else if e.kind() == std::io::ErrorKind::InvalidData {
+            bad(format!("not UTF-8 text ({e}); {CORRUPT}"))
         } else {
             bad(format!("cannot be read ({e}); check its permissions"))
         }
@@ -191,6 +195,22 @@ fn read_state(checkpoint: &Path) -> Result<TrainerState, TrainError> {
             format!("not a trainer state ({e}); point --resume at a checkpoints/step-N directory")
         })
     })
+}
+
+const CORRUPT: &str = "the checkpoint is corrupt: resume from another checkpoints/step-N directory";
+
+/// A checkpoint file the store could not read: the store's reason (its
+/// path said once), then the fix. An I/O failure is left as it is.
+fn corrupt_file(path: &Path, e: StoreError) -> TrainError {
+    if let StoreError::Io { .. } = e {
+        return e.into();
+    }
+    let text = e.to_string();
+    let prefix = format!("{}: ", path.display());
+    TrainError::Checkpoint {
+        path: path.display().to_string(),
+        reason: format!("{}; {CORRUPT}", text.strip_prefix(&prefix).unwrap_or(&text)),
+    }
 }
 
 const WRITTEN_IN_PART: &str = "the checkpoint was written in part (a full disk or a killed \
@@ -317,6 +337,18 @@ fn check_complete(path: &Path) -> Result<(), TrainError> {
         return Err(truncated(format!("{len} bytes, no header")));
     }
     let n = u64::from_le_bytes(n);
+    // The `safetensors` crate's own limit on a header.
+    const MAX_HEADER: u64 = 100_000_000;
+    if n > MAX_HEADER {
+        return Err(TrainError::Checkpoint {
+            path: path.display().to_string(),
+            reason: format!(
+                "not a safetensors file: its first 8 bytes give a header length of {n} bytes (at \
+                 most {MAX_HEADER} is plausible); the checkpoint is corrupt: resume from another \
+                 checkpoints/step-N directory"
+            ),
+        });
+    }
     if len < 8 + n {
         return Err(truncated(format!(
             "{len} bytes, the header alone needs {}",
@@ -334,11 +366,14 @@ fn check_complete(path: &Path) -> Result<(), TrainError> {
         .filter_map(|t| t.get("data_offsets")?.get(1)?.as_u64())
         .max()
         .unwrap_or(0);
-    if len < 8 + n + end {
-        return Err(truncated(format!(
-            "{len} bytes, the header says {}",
-            8 + n + end
-        )));
+    match (8 + n).checked_add(end) {
+        Some(need) if len >= need => {}
+        need => {
+            return Err(truncated(format!(
+                "{len} bytes, the header says {}",
+                need.map_or("more than 2^64".to_owned(), |b| b.to_string())
+            )));
+        }
     }
     Ok(())
 }
