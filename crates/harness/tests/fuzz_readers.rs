@@ -123,6 +123,14 @@ fn begin(reader: &str, i: usize, desc: &str) -> String {
 #[test]
 #[ignore = "run by readers_survive_seeded_mutations_under_a_memory_limit under ulimit -v"]
 fn fuzz_child() {
+    // The limit is in force (KiB in `ulimit -v`, bytes here).
+    let limits = std::fs::read_to_string("/proc/self/limits").unwrap();
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max address space"))
+        .unwrap();
+    assert!(line.contains(&(LIMIT_KIB * 1024).to_string()), "{line}");
+    assert_eq!(std::env::var("LAB_MEMORY_BUDGET").as_deref(), Ok(BUDGET));
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     npy(d);

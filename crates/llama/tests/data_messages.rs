@@ -4,6 +4,8 @@
 //! is: not a gzip problem. The out-of-memory case runs in a child process of
 //! this test binary under an address-space limit (`ulimit -v`).
 
+mod common;
+
 use std::error::Error as _;
 use std::io::Write as _;
 use std::path::Path;
@@ -65,6 +67,27 @@ fn each_cause_is_said_once() {
     let err = Tokenizer::from_file(&tok).unwrap_err();
     assert!(matches!(err, DataError::TokenizerParse { .. }), "{err}");
     assert!(err.source().is_none(), "{}", chain(&err));
+}
+
+/// A training run whose corpus cannot be read says so naming the file once.
+#[test]
+fn a_run_names_its_unreadable_corpus_once() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, bytes) in [("missing.txt", None), ("odd.u16", Some(&[1u8, 2, 3][..]))] {
+        let path = dir.path().join(name);
+        if let Some(b) = bytes {
+            std::fs::write(&path, b).unwrap();
+        }
+        let config = llama::session::TrainConfig {
+            corpus: Some(path.clone()),
+            ..common::config()
+        };
+        let msg = match llama::session::Session::in_memory(config, &common::registry()) {
+            Ok(_) => panic!("{name} loaded"),
+            Err(e) => e.to_string(),
+        };
+        assert_eq!(msg.matches(&path.display().to_string()).count(), 1, "{msg}");
+    }
 }
 
 #[test]

@@ -15,6 +15,9 @@ pub enum TrainError {
     Config { field: String, reason: String },
     #[error("{path}: {reason}")]
     Data { path: String, reason: String },
+    /// The corpus or tokenizer could not be read (the error names the file).
+    #[error(transparent)]
+    Corpus(#[from] crate::data::DataError),
     #[error(
         "step {step}: {what} is not finite ({value}); the run stopped before the update, the last \
          good checkpoint (if any) is kept; lower the learning rate or check the data"
