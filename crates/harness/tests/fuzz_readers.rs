@@ -18,7 +18,7 @@
 mod common;
 mod fuzz;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use fuzz::{Mutator, frame_npy, frame_st, reshaped_data, sweep};
 use harness::baseline::Baseline;
@@ -172,10 +172,10 @@ fn npy(d: &Path) {
             dict("<f8", "True", "(5, 7)"),
             common::f64_bytes(&[-1.25; 35]),
         ),
-        (dict("<f2", "False", "(3, 4)"), vec![0x00, 0x3c].repeat(12)),
+        (dict("<f2", "False", "(3, 4)"), [0x00, 0x3c].repeat(12)),
         (
             dict(">f4", "False", "(2, 2, 2)"),
-            vec![0x3f, 0x80, 0, 0].repeat(8),
+            [0x3f, 0x80, 0, 0].repeat(8),
         ),
     ];
     let words: &[(&str, &[&str])] = &[
@@ -191,7 +191,7 @@ fn npy(d: &Path) {
         ("shape", &["shap", "descr"]),
         ("(", &["[", "((", ""]),
     ];
-    let mut m = Mutator::new(0x6e70_79);
+    let mut m = Mutator::new(0x006e_7079);
     let mut t = Tally::default();
     let path = d.join("fuzz.npy");
     for i in 0..CASES {
@@ -222,9 +222,9 @@ fn safetensors(d: &Path) {
         &valid,
         &[
             ("a", Dtype::F32, vec![4, 5], common::f32_bytes(&[1.5; 20])),
-            ("b", Dtype::BF16, vec![3, 3], vec![0x80, 0x3f].repeat(9)),
+            ("b", Dtype::BF16, vec![3, 3], [0x80, 0x3f].repeat(9)),
             ("c", Dtype::F64, vec![4], common::f64_bytes(&[2.0; 4])),
-            ("d", Dtype::F16, vec![2, 3], vec![0x00, 0x3c].repeat(6)),
+            ("d", Dtype::F16, vec![2, 3], [0x00, 0x3c].repeat(6)),
         ],
     );
     let bytes = std::fs::read(&valid).unwrap();
@@ -376,7 +376,7 @@ params = { power_iters = [0, 1], oversample = 5 }
         (",", &[";", ",,", ""]),
         ("\n", &["\r\n", "", "\n\n"]),
     ];
-    let mut m = Mutator::new(0x6373_76);
+    let mut m = Mutator::new(0x0063_7376);
     let mut t = Tally::default();
     for i in 0..CASES {
         let (mutant, desc) = m.text(BASELINE.as_bytes(), words);
@@ -565,7 +565,7 @@ fn checkpoints(d: &Path) {
 /// Resumes as `lab train --resume` does and, if accepted, runs one step.
 /// A step's own failure (a non-finite loss) names the step, not the file:
 /// it is returned naming the checkpoint it resumed.
-fn resume_and_step(ck: &Path, registry: &Registry, out: &PathBuf) -> Result<(), String> {
+fn resume_and_step(ck: &Path, registry: &Registry, out: &Path) -> Result<(), String> {
     let mut session =
         harness::training::resume_session(ck, registry, out).map_err(|e| format!("{e:#}"))?;
     if session.next_step() < session.config.steps {

@@ -100,7 +100,7 @@ fn unreadable_checkpoint_files_are_called_corrupt_with_the_fix() {
         .unwrap();
     let ck = run.join("checkpoints/step-3");
     let fix = "the checkpoint is corrupt: resume from another checkpoints/step-N directory";
-    let cases: [(&str, fn(&mut Vec<u8>), &str); 4] = [
+    let cases: [(&str, Poke, &str); 4] = [
         // A tensor's data_offsets moved by a byte, the length kept.
         (
             "model.safetensors",
@@ -144,6 +144,9 @@ fn unreadable_checkpoint_files_are_called_corrupt_with_the_fix() {
         );
     }
 }
+
+/// A change made to a checkpoint file's bytes.
+type Poke = fn(&mut Vec<u8>);
 
 /// Changes the digit after the first `key` (9 → 8, else + 1).
 fn swap_digit(bytes: &mut [u8], key: &str) {
