@@ -255,10 +255,15 @@ pub struct Suite {
 /// A suite that cannot run, with the file and the fix in the message.
 #[derive(Debug, thiserror::Error)]
 pub enum SuiteError {
-    #[error("cannot read suite {path}: {source}")]
+    /// (The cause is part of the message and not an error `source`, so a
+    /// chain printed with `{:#}` names it once.)
+    #[error(
+        "cannot read suite {path}: {cause}; check the path (a relative path is resolved from \
+         where `lab` runs)"
+    )]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error("suite {path}: {message}")]
     Invalid { path: PathBuf, message: String },
@@ -267,9 +272,9 @@ pub enum SuiteError {
 impl Suite {
     /// Reads and validates a suite against the plugins of `registry`.
     pub fn load(path: &Path, registry: &Registry) -> Result<Self, SuiteError> {
-        let bytes = std::fs::read(path).map_err(|source| SuiteError::Read {
+        let bytes = std::fs::read(path).map_err(|cause| SuiteError::Read {
             path: path.into(),
-            source,
+            cause,
         })?;
         let text = String::from_utf8_lossy(&bytes);
         Self::parse(path, &text, registry)

@@ -11,9 +11,10 @@ use subspace::Registry;
 
 /// Trains `config` (or resumes from the checkpoint directory `resume`),
 /// writing into `out`, with a progress bar on a terminal when `progress`.
-/// A fresh run over the memory budget (`llama::session::check_budget`) or
-/// with more `threads` than logical cores is refused before anything is
-/// allocated or written.
+/// A run over the memory budget (`llama::session::check_budget`) or with
+/// more `threads` than logical cores is refused before anything is
+/// allocated or written; a resumed one is checked with its checkpoint's
+/// config.
 pub fn train(
     config: TrainConfig,
     registry: &Registry,
@@ -44,20 +45,9 @@ fn run(
     mut observe: impl FnMut(&StepRow) + Send,
 ) -> anyhow::Result<TrainSummary> {
     let session = match resume {
-        Some(dir) => Session::resume(dir, registry, out)
-            .with_context(|| format!("cannot resume from {}", dir.display()))?,
+        Some(dir) => resume_session(dir, registry, out)?,
         None => {
-            let budget =
-                subspace::budget::MemoryBudget::from_machine().map_err(anyhow::Error::msg)?;
-            llama::session::check_budget(&config, &budget)?;
-            let cores = subspace::budget::logical_cores();
-            if config.threads > cores {
-                anyhow::bail!(
-                    "training config, field `threads`: {} exceeds this machine's {cores} logical \
-                     cores; use at most {cores} (0 = all cores)",
-                    config.threads
-                );
-            }
+            check_machine(&config)?;
             Session::new(config, registry, out)?
         }
     };
@@ -80,6 +70,36 @@ fn run(
     });
     bar.finish_and_clear();
     Ok(summary?)
+}
+
+/// The session resuming the checkpoint directory `checkpoint` into `out`,
+/// its config (the checkpoint's) checked against the memory budget and the
+/// cores before the checkpoint is loaded; errors name the checkpoint.
+pub fn resume_session(
+    checkpoint: &Path,
+    registry: &Registry,
+    out: &Path,
+) -> anyhow::Result<Session> {
+    let context = || format!("cannot resume from {}", checkpoint.display());
+    let config = llama::session::checkpoint::checkpoint_config(checkpoint).with_context(context)?;
+    check_machine(&config).with_context(context)?;
+    Session::resume(checkpoint, registry, out).with_context(context)
+}
+
+/// Refuses a run over the memory budget or with more `threads` than logical
+/// cores, before anything is allocated or written.
+fn check_machine(config: &TrainConfig) -> anyhow::Result<()> {
+    let budget = subspace::budget::MemoryBudget::from_machine().map_err(anyhow::Error::msg)?;
+    llama::session::check_budget(config, &budget)?;
+    let cores = subspace::budget::logical_cores();
+    if config.threads > cores {
+        anyhow::bail!(
+            "training config, field `threads`: {} exceeds this machine's {cores} logical cores; \
+             use at most {cores} (0 = all cores)",
+            config.threads
+        );
+    }
+    Ok(())
 }
 
 /// A directory for a new run under `root`, never an existing one:

@@ -169,11 +169,10 @@ impl Layout {
 /// Why a checkpoint did not load or save.
 #[derive(Debug, Error)]
 pub enum StoreError {
-    #[error("{path}: {source}")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
+    /// (The cause is part of the message and not an error `source`, so a
+    /// chain printed with `{:#}` names it once.)
+    #[error("{path}: {cause}")]
+    Io { path: String, cause: std::io::Error },
     #[error("{path}: not a safetensors file ({reason})")]
     Format { path: String, reason: String },
     #[error(
@@ -308,9 +307,9 @@ impl ParamStore {
     /// be present, F32 and of the expected shape (extra tensors are ignored).
     pub fn load(path: &Path, layout: &Layout) -> Result<Self, StoreError> {
         let p = path.display().to_string();
-        let buf = std::fs::read(path).map_err(|source| StoreError::Io {
+        let buf = std::fs::read(path).map_err(|cause| StoreError::Io {
             path: p.clone(),
-            source,
+            cause,
         })?;
         let st = SafeTensors::deserialize(&buf).map_err(|e| StoreError::Format {
             path: p.clone(),
@@ -488,9 +487,9 @@ fn le_bytes(d: &[f32]) -> std::borrow::Cow<'_, [u8]> {
 /// the file's metadata.
 pub fn load_f32(path: &Path) -> Result<(Vec<NamedTensor>, HashMap<String, String>), StoreError> {
     let p = path.display().to_string();
-    let buf = std::fs::read(path).map_err(|source| StoreError::Io {
+    let buf = std::fs::read(path).map_err(|cause| StoreError::Io {
         path: p.clone(),
-        source,
+        cause,
     })?;
     let format = |reason: String| StoreError::Format {
         path: p.clone(),

@@ -17,10 +17,16 @@
 //! - every failure is a [`SourceError`] naming the file (and tensor) and the fix;
 //!   nothing in here panics on a user's file, whatever its bytes.
 //!
-//! Files are read whole into memory (gradients of the models this lab studies
-//! are megabytes), after their length is checked against the memory budget
-//! (`size.rs`: [`SourceError::TooLarge`] where 3 × the length exceeds it). A file's matrices come back sorted by tensor name; the files
-//! of a glob in the glob's (alphabetical) order.
+//! A file is validated from its header before its data is read (`file.rs`):
+//! the magic or length prefix from its first bytes, then shape × dtype and
+//! the data offsets against the file's length, so a file that is not what
+//! its extension says, or whose header announces more (or less) data than
+//! it holds, is refused at the cost of its header. Only then is the data
+//! read into memory (gradients of the models this lab studies are
+//! megabytes), after the file's length is checked against the memory budget
+//! (`size.rs`: [`SourceError::TooLarge`] where 3 × the length exceeds it).
+//! A file's matrices come back sorted by tensor name; the files of a glob in
+//! the glob's (alphabetical) order.
 //!
 //! `.npy` bf16: NumPy has no bfloat16; `ml_dtypes.bfloat16` arrays are saved as
 //! the opaque 2-byte void `'<V2'`, which cannot be told apart from any other
@@ -28,6 +34,7 @@
 //! float32 (or use safetensors, which has BF16).
 
 mod error;
+mod file;
 mod npy;
 mod safetensors;
 mod size;
@@ -180,14 +187,10 @@ fn load_file_into(
     let format = format_of(path).ok_or_else(|| SourceError::UnknownExtension {
         path: path.to_owned(),
     })?;
-    size::check_file_size(path)?;
-    let bytes = std::fs::read(path).map_err(|cause| SourceError::Io {
-        path: path.to_owned(),
-        cause,
-    })?;
+    let mut file = file::MatrixFile::open(path)?;
     match format {
-        Format::Safetensors => safetensors::read(path, &bytes, tensors, out),
-        Format::Npy => npy::read(path, &bytes, explicit, out),
+        Format::Safetensors => safetensors::read(&mut file, tensors, out),
+        Format::Npy => npy::read(&mut file, explicit, out),
     }
 }
 

@@ -3,16 +3,18 @@
 //! then the array bytes, as `numpy.save` writes them.
 //!
 //! The header dict and the element decoding are `npyz`'s. The framing (magic,
-//! version, header length) is checked here first, on the bytes in memory, so
-//! that a corrupt length can neither make `npyz` allocate gigabytes nor be
-//! mistaken for truncation, and the data length is checked against
-//! shape × item size before any element is decoded.
+//! version, header length) is checked here first, on the file's first bytes
+//! (at most 64 KiB are read for it), so that a corrupt length can neither
+//! make `npyz` allocate gigabytes nor be mistaken for truncation; then the
+//! header's shape × item size is checked against the file's length, and
+//! only then is the data read and decoded.
 
 use std::path::Path;
 
 use half::f16;
 use npyz::{DType, NpyFile, NpyHeader, TypeChar};
 
+use super::file::MatrixFile;
 use super::{Loaded, NamedMatrix, Order, SourceError, build_matrix, matrix_shape};
 
 const FORMAT: &str = "npy";
@@ -22,15 +24,15 @@ const MAX_HEADER: usize = 1 << 16;
 /// Deeper nesting than this in a header is no array NumPy writes.
 const MAX_NESTING: usize = 32;
 
-/// Appends the matrix in the file `path` (contents `bytes`) to `out`; the
-/// tensor name is the file stem. `explicit`: the file was named exactly, so a
-/// non-2-D or empty array is an error rather than a note.
+/// Appends the matrix in `file` to `out`; the tensor name is the file stem.
+/// `explicit`: the file was named exactly, so a non-2-D or empty array is an
+/// error rather than a note.
 pub(super) fn read(
-    path: &Path,
-    bytes: &[u8],
+    file: &mut MatrixFile<'_>,
     explicit: bool,
     out: &mut Loaded,
 ) -> Result<(), SourceError> {
+    let path = file.path;
     let name = path
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
@@ -45,7 +47,9 @@ pub(super) fn read(
         detail,
     };
 
-    let data_start = framing(path, bytes)?;
+    // The magic, the version, the length and the header itself.
+    let bytes = file.prefix(12 + MAX_HEADER)?;
+    let data_start = framing(path, &bytes)?;
     let header = NpyHeader::from_reader(&bytes[..data_start]).map_err(|e| match e.kind() {
         std::io::ErrorKind::UnexpectedEof => truncated(e.to_string()),
         _ => corrupt(e.to_string()),
@@ -66,33 +70,33 @@ pub(super) fn read(
         .checked_mul(cols)
         .and_then(|n| n.checked_mul(kind.item_size()))
         .ok_or_else(|| corrupt(format!("shape [{rows}, {cols}] overflows")))?;
-    let data = &bytes[data_start..];
-    if data.len() < expected {
+    let present = file.len - data_start as u64;
+    if present < expected as u64 {
         return Err(truncated(format!(
-            "shape [{rows}, {cols}] of {} needs {expected} bytes of data but only {} follow the \
-             header",
+            "shape [{rows}, {cols}] of {} needs {expected} bytes of data but only {present} \
+             follow the header",
             dtype.descr(),
-            data.len()
         )));
     }
-    if data.len() > expected {
+    if present > expected as u64 {
         return Err(corrupt(format!(
             "{} unexpected bytes after the {expected} bytes of data",
-            data.len() - expected
+            present - expected as u64
         )));
     }
+    let data = file.data(data_start as u64, expected)?;
 
     let order = match header.order() {
         npyz::Order::C => Order::RowMajor,
         npyz::Order::Fortran => Order::ColMajor,
     };
-    let file = NpyFile::with_header(header, data);
+    let npy = NpyFile::with_header(header, data.as_slice());
     let values: Vec<f32> = match kind {
-        Kind::F32 => file.into_vec::<f32>(),
-        Kind::F64 => file
+        Kind::F32 => npy.into_vec::<f32>(),
+        Kind::F64 => npy
             .into_vec::<f64>()
             .map(|v| v.into_iter().map(|x| x as f32).collect()),
-        Kind::F16 => file
+        Kind::F16 => npy
             .into_vec::<f16>()
             .map(|v| v.into_iter().map(f16::to_f32).collect()),
     }
@@ -149,7 +153,9 @@ fn element_kind(path: &Path, name: &str, dtype: &DType) -> Result<Kind, SourceEr
     }
 }
 
-/// Checks magic, version and header length; returns where the data starts.
+/// Checks magic, version and header length on the file's first bytes
+/// (`bytes`: all of them, or at least `12 + MAX_HEADER`); returns where the
+/// data starts.
 fn framing(path: &Path, bytes: &[u8]) -> Result<usize, SourceError> {
     if !bytes.starts_with(MAGIC) {
         if MAGIC.starts_with(bytes) {

@@ -7,27 +7,38 @@
 //! header length is plausible (at most 100 MB, the `safetensors` crate's limit)
 //! and its header starts with `{`. Truncation is told apart from corruption
 //! by comparing the data the header announces with the bytes that follow it.
+//!
+//! The header is checked before the data is read: the length prefix and the
+//! header's first byte from the file's first 9 bytes, then the header alone
+//! (read once its length is known to lie within the file) with the crate's
+//! own validation (dtype names, shapes × dtypes against `data_offsets`,
+//! offsets contiguous, no overflow), and the data it announces against the
+//! file's length. Only a file that passes is read whole.
 
 use std::path::Path;
 
 use half::{bf16, f16};
 use safetensors::{Dtype, SafeTensorError, SafeTensors};
 
+use super::file::MatrixFile;
 use super::{Loaded, NamedMatrix, Order, SourceError, Tensors, build_matrix, matrix_shape};
 
 const FORMAT: &str = "safetensors";
 /// The `safetensors` crate refuses headers above this size.
 const MAX_HEADER: u64 = 100_000_000;
 
-/// Appends the selected matrices of the file `path` (contents `bytes`) to `out`.
+/// Appends the selected matrices of `file` to `out`.
 pub(super) fn read(
-    path: &Path,
-    bytes: &[u8],
+    file: &mut MatrixFile<'_>,
     tensors: &Tensors,
     out: &mut Loaded,
 ) -> Result<(), SourceError> {
-    check_framing(path, bytes)?;
-    let st = SafeTensors::deserialize(bytes).map_err(|e| classify(path, bytes, e))?;
+    let path = file.path;
+    let n = check_framing(path, &file.prefix(9)?, file.len)?;
+    check_header(path, &file.prefix(8 + n)?, file.len)?;
+    let bytes = file.whole()?;
+    let bytes = bytes.as_slice();
+    let st = SafeTensors::deserialize(bytes).map_err(|e| classify(path, bytes, file.len, e))?;
 
     let mut names: Vec<String> = st.names().into_iter().map(str::to_owned).collect();
     names.sort();
@@ -56,7 +67,9 @@ pub(super) fn read(
     let strict = matches!(tensors, Tensors::Name(_));
 
     for name in selected {
-        let view = st.tensor(name).map_err(|e| classify(path, bytes, e))?;
+        let view = st
+            .tensor(name)
+            .map_err(|e| classify(path, bytes, file.len, e))?;
         let Some((rows, cols)) = matrix_shape(path, name, view.shape(), strict, &mut out.notes)?
         else {
             continue;
@@ -111,14 +124,15 @@ fn to_f32(path: &Path, tensor: &str, dtype: Dtype, data: &[u8]) -> Result<Vec<f3
     })
 }
 
-/// The checks the format allows before parsing: length prefix and header start.
-fn check_framing(path: &Path, bytes: &[u8]) -> Result<(), SourceError> {
+/// The checks the format allows before parsing, on the file's first bytes
+/// (`bytes`, at most 9) and its length `len`: the length prefix and the
+/// header's start. Returns the header's length, which lies within the file.
+fn check_framing(path: &Path, bytes: &[u8], len: u64) -> Result<usize, SourceError> {
     let Some(prefix) = bytes.first_chunk::<8>() else {
         return Err(SourceError::Truncated {
             path: path.to_owned(),
             detail: format!(
-                "{} bytes, fewer than the 8-byte header length that starts a safetensors file",
-                bytes.len()
+                "{len} bytes, fewer than the 8-byte header length that starts a safetensors file",
             ),
         });
     };
@@ -147,20 +161,44 @@ fn check_framing(path: &Path, bytes: &[u8]) -> Result<(), SourceError> {
             "its header starts with byte 0x{first:02x}, not `{{` (a JSON object)"
         )));
     }
-    let have = bytes.len() as u64 - 8;
+    let have = len - 8;
     if have < n {
         return Err(SourceError::Truncated {
             path: path.to_owned(),
             detail: format!("the header announces {n} bytes of JSON but only {have} follow"),
         });
     }
-    Ok(())
+    // n ≤ MAX_HEADER, so it fits in a usize.
+    Ok(n as usize)
 }
 
-/// Turns a `safetensors` error into a [`SourceError`], telling truncation apart.
-fn classify(path: &Path, bytes: &[u8], err: SafeTensorError) -> SourceError {
+/// Validates the header (`head`: the length prefix and the header, nothing
+/// after) as the crate does, and the data it announces against the file's
+/// length `len`, before any tensor byte is read.
+fn check_header(path: &Path, head: &[u8], len: u64) -> Result<(), SourceError> {
+    match SafeTensors::read_metadata(head) {
+        // A header announcing no data: the file must end with it.
+        Ok(_) if len == head.len() as u64 => Ok(()),
+        // A valid header whose data does not follow it in `head`.
+        Ok(_) | Err(SafeTensorError::MetadataIncompleteBuffer) => match data_extent(head, len) {
+            Some((declared, have)) if declared == have => Ok(()),
+            _ => Err(classify(
+                path,
+                head,
+                len,
+                SafeTensorError::MetadataIncompleteBuffer,
+            )),
+        },
+        Err(e) => Err(classify(path, head, len, e)),
+    }
+}
+
+/// Turns a `safetensors` error into a [`SourceError`], telling truncation
+/// apart; `bytes` hold at least the length prefix and the header of a file
+/// of `len` bytes.
+fn classify(path: &Path, bytes: &[u8], len: u64, err: SafeTensorError) -> SourceError {
     if let SafeTensorError::MetadataIncompleteBuffer = err
-        && let Some((declared, have)) = data_extent(bytes)
+        && let Some((declared, have)) = data_extent(bytes, len)
     {
         if have < declared {
             return SourceError::Truncated {
@@ -245,9 +283,9 @@ fn culprit(bytes: &[u8]) -> Option<String> {
     None
 }
 
-/// (bytes of tensor data the header announces, bytes present after the header),
-/// when the header parses as JSON.
-fn data_extent(bytes: &[u8]) -> Option<(u64, u64)> {
+/// (bytes of tensor data the header announces, bytes after the header in a
+/// file of `len` bytes), when the header parses as JSON.
+fn data_extent(bytes: &[u8], len: u64) -> Option<(u64, u64)> {
     let n = u64::from_le_bytes(*bytes.first_chunk::<8>()?);
     let stop = usize::try_from(n).ok()?.checked_add(8)?;
     let header: serde_json::Value = serde_json::from_slice(bytes.get(8..stop)?).ok()?;
@@ -258,5 +296,5 @@ fn data_extent(bytes: &[u8]) -> Option<(u64, u64)> {
         .filter_map(|(_, v)| v.get("data_offsets")?.get(1)?.as_u64())
         .max()
         .unwrap_or(0);
-    Some((declared, (bytes.len() - stop) as u64))
+    Some((declared, len.checked_sub(stop as u64)?))
 }

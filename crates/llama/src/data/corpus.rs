@@ -199,10 +199,10 @@ impl Corpus {
                     path: self.path.clone(),
                 });
             }
-            Err(source) => {
+            Err(cause) => {
                 return Err(DataError::Io {
                     path: self.path.clone(),
-                    source,
+                    cause,
                 });
             }
         };
@@ -220,9 +220,16 @@ impl Corpus {
         flate2::read::MultiGzDecoder::new(raw.as_slice())
             .take(cap as u64 + 1)
             .read_to_end(&mut out)
-            .map_err(|source| DataError::Gzip {
-                path: self.path.clone(),
-                source,
+            .map_err(|cause| match cause.kind() {
+                // Not a gzip problem: said as what it is.
+                std::io::ErrorKind::OutOfMemory => DataError::Io {
+                    path: self.path.clone(),
+                    cause,
+                },
+                _ => DataError::Gzip {
+                    path: self.path.clone(),
+                    cause,
+                },
             })?;
         if out.len() > cap {
             return Err(DataError::TooLarge {
@@ -267,10 +274,10 @@ impl Corpus {
                 continue;
             }
             let value: serde_json::Value =
-                serde_json::from_str(line).map_err(|source| DataError::JsonSyntax {
+                serde_json::from_str(line).map_err(|cause| DataError::JsonSyntax {
                     path: self.path.clone(),
                     line: i + 1,
-                    source,
+                    cause,
                 })?;
             let doc = value.get("text").and_then(|t| t.as_str()).ok_or_else(|| {
                 DataError::JsonMissingText {
@@ -300,8 +307,8 @@ pub fn write_u16(path: impl AsRef<Path>, tokens: &[u32]) -> Result<(), DataError
         })?;
         bytes.extend_from_slice(&t.to_le_bytes());
     }
-    std::fs::write(path, bytes).map_err(|source| DataError::Io {
+    std::fs::write(path, bytes).map_err(|cause| DataError::Io {
         path: path.to_path_buf(),
-        source,
+        cause,
     })
 }

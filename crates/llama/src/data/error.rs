@@ -1,5 +1,8 @@
 //! Every failure of reading a corpus or a tokenizer, each naming the file
 //! and the fix.
+//!
+//! An underlying error (I/O, gzip, JSON, tokenizer) is part of the message
+//! and not an error `source`, so a chain printed with `{:#}` names it once.
 
 use std::path::PathBuf;
 
@@ -21,22 +24,20 @@ pub enum DataError {
     )]
     TokenizerNotFound { path: PathBuf },
 
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}: {cause}; {}", io_fix(cause))]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
 
     #[error(
-        "cannot decompress {path} as gzip ({source}): a name ending in .gz means gzip; if the \
+        "cannot decompress {path} as gzip ({cause}): a name ending in .gz means gzip; if the \
          file is not gzipped, rename it without the .gz extension, and if it is, compress it \
          again with `gzip` (it may be damaged or cut short)"
     )]
     Gzip {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
 
     #[error(
@@ -60,7 +61,8 @@ pub enum DataError {
 
     #[error(
         "{path} holds {bytes} bytes, an odd count, so it is not a whole number of little-endian \
-         u16 tokens (truncated?): re-export it, or set the format if it is not a u16 file"
+         u16 tokens (truncated?): re-export it, or if it is not a u16 file, rename it with its \
+         format's extension (.txt or .jsonl)"
     )]
     OddU16Length { path: PathBuf, bytes: u64 },
 
@@ -74,12 +76,11 @@ pub enum DataError {
         line: usize,
     },
 
-    #[error("{path}, line {line}: not a JSON object ({source}): each line must be one JSON object")]
+    #[error("{path}, line {line}: not a JSON object ({cause}): each line must be one JSON object")]
     JsonSyntax {
         path: PathBuf,
         line: usize,
-        #[source]
-        source: serde_json::Error,
+        cause: serde_json::Error,
     },
 
     #[error(
@@ -113,19 +114,23 @@ pub enum DataError {
         model_vocab: usize,
     },
 
-    #[error("cannot read {path} as a Hugging Face tokenizer.json: {source}")]
+    #[error(
+        "cannot read {path} as a Hugging Face tokenizer.json: {cause}; give the tokenizer.json \
+         that `tokenizer.save(path)` or `save_pretrained` writes"
+    )]
     TokenizerParse {
         path: PathBuf,
-        #[source]
-        source: tokenizers::Error,
+        cause: tokenizers::Error,
     },
 
-    #[error("{tokenizer} failed to encode text from {path}: {source}")]
+    #[error(
+        "{tokenizer} failed to encode text from {path}: {cause}; check that the tokenizer \
+         loads and encodes text in Python (`Tokenizer.from_file(...).encode(...)`)"
+    )]
     Encode {
         tokenizer: String,
         path: PathBuf,
-        #[source]
-        source: tokenizers::Error,
+        cause: tokenizers::Error,
     },
 
     #[error(
@@ -136,4 +141,20 @@ pub enum DataError {
         index: usize,
         token: u32,
     },
+}
+
+/// The fix for a read of a corpus or tokenizer that failed with `e`.
+fn io_fix(e: &std::io::Error) -> &'static str {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => {
+            "check the path (a relative path is resolved from where `lab` runs)"
+        }
+        std::io::ErrorKind::PermissionDenied => "make the file readable (check its permissions)",
+        std::io::ErrorKind::IsADirectory => "name a file, not a directory",
+        std::io::ErrorKind::OutOfMemory => {
+            "the file (inflated, if gzip) does not fit in memory: free memory, or use a smaller \
+             corpus"
+        }
+        _ => "check that the file is readable",
+    }
 }

@@ -54,12 +54,12 @@ impl Tokenizer {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(DataError::TokenizerNotFound { path });
             }
-            Err(source) => return Err(DataError::Io { path, source }),
+            Err(cause) => return Err(DataError::Io { path, cause }),
         };
-        let inner = tokenizers::Tokenizer::from_bytes(&bytes).map_err(|source| {
+        let inner = tokenizers::Tokenizer::from_bytes(&bytes).map_err(|cause| {
             DataError::TokenizerParse {
                 path: path.clone(),
-                source,
+                cause,
             }
         })?;
         let vocab_size = inner
@@ -115,7 +115,7 @@ impl Tokenizer {
                     let enc = inner.encode(piece, false).map_err(|e| DataError::Encode {
                         tokenizer: self.name(),
                         path: source.to_path_buf(),
-                        source: e,
+                        cause: e,
                     })?;
                     ids.extend_from_slice(enc.get_ids());
                 }

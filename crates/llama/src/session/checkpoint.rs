@@ -19,7 +19,9 @@
 //! `training.csv` back to the checkpoint's step before appending, so it
 //! reads as the uninterrupted run's. A resumed checkpoint is validated
 //! against its config (the next step, the optimizer's step count, shapes,
-//! complete files, finite weights) before a step runs.
+//! complete files, finite weights and optimizer state) before a step runs;
+//! [`checkpoint_config`] gives its config first, so that a caller can check
+//! it against the machine before anything is allocated.
 
 use std::path::{Path, PathBuf};
 
@@ -30,7 +32,7 @@ use super::config::TrainConfig;
 use super::errors::{TrainError, io};
 use super::run::{Progress, Session};
 use crate::params::{load_f32, save_tensors};
-use crate::{Layout, ParamStore};
+use crate::{Layout, ParamStore, StoreError};
 
 /// What a checkpoint's `trainer.json` holds.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -47,19 +49,7 @@ impl Session {
     /// to `out` (appending to its `training.csv` when there is one).
     pub fn resume(checkpoint: &Path, registry: &Registry, out: &Path) -> Result<Self, TrainError> {
         let state_path = checkpoint.join("trainer.json");
-        let text = std::fs::read_to_string(&state_path).map_err(io(&state_path))?;
-        let state: TrainerState =
-            serde_json::from_str(&text).map_err(|e| TrainError::Checkpoint {
-                path: state_path.display().to_string(),
-                reason: if e.is_eof() {
-                    format!("truncated ({e}); {WRITTEN_IN_PART}")
-                } else {
-                    format!(
-                        "not a trainer state ({e}); point --resume at a checkpoints/step-N \
-                         directory"
-                    )
-                },
-            })?;
+        let state = read_state(checkpoint)?;
         let config = state.config;
         config.validate(registry)?;
         if state.next_step > config.steps {
@@ -76,16 +66,27 @@ impl Session {
         let layout = Layout::new(&model);
         let model_path = checkpoint.join("model.safetensors");
         check_complete(&model_path)?;
-        let params = ParamStore::load(&model_path, &layout)?;
+        let params =
+            ParamStore::load(&model_path, &layout).map_err(|e| corrupt_file(&model_path, e))?;
         check_finite_weights(&params, &model_path)?;
         let mut opt = config.optimizer.build(&config, registry, &layout)?;
         let opt_path = checkpoint.join("optimizer.safetensors");
         check_complete(&opt_path)?;
-        let (tensors, meta) = load_f32(&opt_path)?;
+        let (tensors, meta) = load_f32(&opt_path).map_err(|e| corrupt_file(&opt_path, e))?;
         let bad = |reason: String| TrainError::Checkpoint {
             path: opt_path.display().to_string(),
             reason,
         };
+        if let Some((name, index, value)) = tensors.iter().find_map(|t| {
+            let (i, v) = t.data.iter().enumerate().find(|(_, v)| !v.is_finite())?;
+            Some((&t.name, i, *v))
+        }) {
+            return Err(bad(format!(
+                "the optimizer state's tensor `{name}` holds {value} at index {index}: the \
+                 checkpoint is corrupt, and resuming would make every weight it updates \
+                 non-finite; resume from another checkpoints/step-N directory"
+            )));
+        }
         let t: u64 = meta
             .get("step")
             .and_then(|s| s.parse().ok())
@@ -97,7 +98,8 @@ impl Session {
                 state.next_step
             )));
         }
-        opt.load_state(t, &tensors).map_err(bad)?;
+        opt.load_state(t, &tensors)
+            .map_err(|e| bad(format!("{e}; {CORRUPT}")))?;
         Self::assemble(
             config,
             model,
@@ -154,6 +156,60 @@ impl Session {
             self.config.steps,
         )?;
         Ok(dir)
+    }
+}
+
+/// The config the checkpoint directory `checkpoint` resumes, as its
+/// `trainer.json` holds it (not yet validated against a registry): what a
+/// caller checks against the machine (memory budget, cores) before
+/// [`Session::resume`] allocates anything.
+pub fn checkpoint_config(checkpoint: &Path) -> Result<TrainConfig, TrainError> {
+    Ok(read_state(checkpoint)?.config)
+}
+
+/// Reads `<checkpoint>/trainer.json`; a missing or unreadable one is named
+/// with the fix, a cut one is called truncated.
+fn read_state(checkpoint: &Path) -> Result<TrainerState, TrainError> {
+    let state_path = checkpoint.join("trainer.json");
+    let bad = |reason: String| TrainError::Checkpoint {
+        path: state_path.display().to_string(),
+        reason,
+    };
+    let text = std::fs::read_to_string(&state_path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            bad(format!(
+                "not found ({e}); {} is not a checkpoint: point --resume at a \
+                 <run>/checkpoints/step-N directory",
+                checkpoint.display()
+            ))
+        } else if e.kind() == std::io::ErrorKind::InvalidData {
+            bad(format!("not UTF-8 text ({e}); {CORRUPT}"))
+        } else {
+            bad(format!("cannot be read ({e}); check its permissions"))
+        }
+    })?;
+    serde_json::from_str(&text).map_err(|e| {
+        bad(if e.is_eof() {
+            format!("truncated ({e}); {WRITTEN_IN_PART}")
+        } else {
+            format!("not a trainer state ({e}); point --resume at a checkpoints/step-N directory")
+        })
+    })
+}
+
+const CORRUPT: &str = "the checkpoint is corrupt: resume from another checkpoints/step-N directory";
+
+/// A checkpoint file the store could not read: the store's reason (its
+/// path said once), then the fix. An I/O failure is left as it is.
+fn corrupt_file(path: &Path, e: StoreError) -> TrainError {
+    if let StoreError::Io { .. } = e {
+        return e.into();
+    }
+    let text = e.to_string();
+    let prefix = format!("{}: ", path.display());
+    TrainError::Checkpoint {
+        path: path.display().to_string(),
+        reason: format!("{}; {CORRUPT}", text.strip_prefix(&prefix).unwrap_or(&text)),
     }
 }
 
@@ -281,6 +337,18 @@ fn check_complete(path: &Path) -> Result<(), TrainError> {
         return Err(truncated(format!("{len} bytes, no header")));
     }
     let n = u64::from_le_bytes(n);
+    // The `safetensors` crate's own limit on a header.
+    const MAX_HEADER: u64 = 100_000_000;
+    if n > MAX_HEADER {
+        return Err(TrainError::Checkpoint {
+            path: path.display().to_string(),
+            reason: format!(
+                "not a safetensors file: its first 8 bytes give a header length of {n} bytes (at \
+                 most {MAX_HEADER} is plausible); the checkpoint is corrupt: resume from another \
+                 checkpoints/step-N directory"
+            ),
+        });
+    }
     if len < 8 + n {
         return Err(truncated(format!(
             "{len} bytes, the header alone needs {}",
@@ -298,11 +366,14 @@ fn check_complete(path: &Path) -> Result<(), TrainError> {
         .filter_map(|t| t.get("data_offsets")?.get(1)?.as_u64())
         .max()
         .unwrap_or(0);
-    if len < 8 + n + end {
-        return Err(truncated(format!(
-            "{len} bytes, the header says {}",
-            8 + n + end
-        )));
+    match (8 + n).checked_add(end) {
+        Some(need) if len >= need => {}
+        need => {
+            return Err(truncated(format!(
+                "{len} bytes, the header says {}",
+                need.map_or("more than 2^64".to_owned(), |b| b.to_string())
+            )));
+        }
     }
     Ok(())
 }

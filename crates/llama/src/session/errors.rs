@@ -15,6 +15,9 @@ pub enum TrainError {
     Config { field: String, reason: String },
     #[error("{path}: {reason}")]
     Data { path: String, reason: String },
+    /// The corpus or tokenizer could not be read (the error names the file).
+    #[error(transparent)]
+    Corpus(#[from] crate::data::DataError),
     #[error(
         "step {step}: {what} is not finite ({value}); the run stopped before the update, the last \
          good checkpoint (if any) is kept; lower the learning rate or check the data"
@@ -28,19 +31,18 @@ pub enum TrainError {
     Refresh(#[from] RefreshError),
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("{path}: {source}")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
+    /// (The cause is part of the message and not an error `source`, so a
+    /// chain printed with `{:#}` names it once.)
+    #[error("{path}: {cause}")]
+    Io { path: String, cause: std::io::Error },
     #[error("{path}: {reason}")]
     Checkpoint { path: String, reason: String },
 }
 
 /// Maps an I/O error on `path` to [`TrainError::Io`], naming the file.
 pub(crate) fn io(path: &Path) -> impl FnOnce(std::io::Error) -> TrainError + '_ {
-    move |source| TrainError::Io {
+    move |cause| TrainError::Io {
         path: path.display().to_string(),
-        source,
+        cause,
     }
 }

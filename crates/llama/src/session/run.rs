@@ -264,7 +264,7 @@ impl Session {
             let csv_path = out.join("training.csv");
             csv.serialize(&row).map_err(|e| TrainError::Io {
                 path: csv_path.display().to_string(),
-                source: std::io::Error::other(e),
+                cause: std::io::Error::other(e),
             })?;
             csv.flush().map_err(io(&csv_path))?;
         }
@@ -382,19 +382,13 @@ fn corpus_name(config: &TrainConfig) -> String {
 /// The run's token stream.
 fn load_tokens(config: &TrainConfig, model: &LlamaConfig) -> Result<Vec<u32>, TrainError> {
     use crate::data::{Corpus, Tokenizer};
-    let data_error = |e: crate::data::DataError| TrainError::Data {
-        path: corpus_name(config),
-        reason: e.to_string(),
-    };
     let tokenizer = match &config.tokenizer {
-        Some(path) => Tokenizer::from_file(path).map_err(data_error)?,
+        Some(path) => Tokenizer::from_file(path)?,
         None => Tokenizer::Bytes,
     };
     let corpus = match &config.corpus {
         Some(path) => Corpus::new(path),
         None => Corpus::python_docs(),
     };
-    corpus
-        .load(&tokenizer, model.vocab_size)
-        .map_err(data_error)
+    Ok(corpus.load(&tokenizer, model.vocab_size)?)
 }
