@@ -166,7 +166,7 @@ fn dispatch(cli: Cli) -> Result<()> {
             suite, out, shard, ..
         } => {
             shard.refuse_without_shard()?;
-            run_suite(&suite, &out).map(|_| ())
+            run_suite(&suite, &out).and_then(|output| errors_fail(&output))
         }
         Command::Merge(args) => sharding::merge(&args),
         Command::Compare(args) => sharding::compare(&args),
@@ -500,6 +500,36 @@ fn run_loaded(
     );
     println!("{}", output.dir.display());
     Ok(output)
+}
+
+/// A run whose report is complete but holds rows that failed on an error
+/// (a file that does not load, a numerical failure: status `error`, not
+/// `skipped` or `unavailable`) exits non-zero, so that a script or a Slurm
+/// job sees the failure; the report stays as written.
+fn errors_fail(output: &harness::runner::RunOutput) -> Result<()> {
+    use harness::runner::Status;
+    let rows = output.rows.iter().filter(|r| r.status == Status::Error);
+    let passes = output.tracked.summaries.iter();
+    let first = rows
+        .clone()
+        .map(|r| format!("{} ({}): {}", r.matrix, r.method, r.error))
+        .chain(
+            passes
+                .clone()
+                .filter(|s| s.status == Status::Error)
+                .map(|s| format!("trajectory {} {}: {}", s.run, s.tensor, s.error)),
+        )
+        .next();
+    let count = rows.count() + passes.filter(|s| s.status == Status::Error).count();
+    match first {
+        None => Ok(()),
+        Some(first) => anyhow::bail!(
+            "{count} row(s) of the report {} failed with status error (results.csv, \
+             tracking_summary.csv); the first: {first}. The rest of the report is complete; fix \
+             what the rows name and run again",
+            output.dir.display()
+        ),
+    }
 }
 
 /// The gate: the baseline is validated against the suite before the suite

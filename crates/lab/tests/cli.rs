@@ -444,3 +444,56 @@ fn train_refuses_more_threads_than_cores() {
         "training.csv was created"
     );
 }
+
+#[test]
+fn a_run_with_error_rows_writes_its_report_and_exits_non_zero() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    // A 1-D npy (a vector, not a matrix) named explicitly, beside a good
+    // generated matrix.
+    let mut vector = b"\x93NUMPY\x01\x00".to_vec();
+    let header = "{'descr': '<f4', 'fortran_order': False, 'shape': (4,), }";
+    let mut header = header.to_string();
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    vector.extend((header.len() as u16).to_le_bytes());
+    vector.extend(header.as_bytes());
+    vector.extend([0u8; 16]);
+    std::fs::write(t.join("vector.npy"), vector).unwrap();
+    let suite = t.join("suite.toml");
+    std::fs::write(
+        &suite,
+        format!(
+            "ranks = [2]\nwarmup = 0\nrepeats = 1\n\
+             [[matrix]]\nsource = \"generated\"\nrows = 8\ncols = 6\nspectrum = {{ kind = \"polynomial\", power = 1.0 }}\n\
+             [[matrix]]\nsource = \"files\"\npath = {:?}\n\
+             [[method]]\nplugin = \"svd\"\n",
+            t.join("vector.npy")
+        ),
+    )
+    .unwrap();
+    let out = t.join("reports");
+    let (ok, stdout, err) = lab(&[
+        "run",
+        suite.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(!ok, "a run with an error row must fail: {err}");
+    assert!(err.contains("1 row(s) of the report"), "{err}");
+    assert!(err.contains("vector.npy"), "the row is named: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    // The report is complete: the good matrix's row and the error row.
+    let dir = std::fs::read_dir(out.join("suite"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let results = std::fs::read_to_string(dir.join("results.csv")).unwrap();
+    assert_eq!(results.lines().count(), 3, "{results}");
+    assert!(dir.join("summary.md").exists());
+    let _ = stdout;
+}

@@ -125,6 +125,12 @@ pub trait Tracker: Send {
     /// state before the first update.
     fn load_state(&mut self, state: &[StateTensor]) -> Result<(), StateError>;
 
+    /// Bytes of the state this tracker holds now (what [`state`](Self::state)
+    /// would copy out). Default: counted from a copy of the state.
+    fn state_bytes(&self) -> usize {
+        self.state().iter().map(|t| t.data.len()).sum::<usize>() * size_of::<f32>()
+    }
+
     /// Within how many updates, on a slowly turning matrix of known
     /// spectrum (the conformance kit's trajectory), the basis reaches
     /// err_fro ≤ 1.01 and stays there; `None` claims nothing.
@@ -254,6 +260,12 @@ impl Tracker for WarmStarted {
         Ok(())
     }
 
+    fn state_bytes(&self) -> usize {
+        self.previous
+            .as_ref()
+            .map_or(0, |q| q.nrows() * q.ncols() * size_of::<f32>())
+    }
+
     fn settles_within(&self) -> Option<usize> {
         self.method.settles_within(self.m, self.n, self.k)
     }
@@ -313,6 +325,7 @@ mod tests {
             "the previous basis was the warm start"
         );
         let state = t.state();
+        assert_eq!(t.state_bytes(), 4 * 2 * 4);
         let mut fresh = tracker(&echo(), 4, 3, 2);
         fresh.load_state(&state).unwrap();
         assert_eq!(fresh.state(), state);

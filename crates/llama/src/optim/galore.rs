@@ -284,11 +284,10 @@ impl GaloreAdamW {
         Ok(())
     }
 
-    /// Bytes of optimizer state: the dense moments, the low-rank moments and
-    /// the projectors. The trackers' states are not counted (the default
-    /// tracker's is the last basis the method returned: one more
-    /// projector's size per matrix, [`GaloreAdamW::tracker_state_bytes`]),
-    /// so the figure stays comparable with runs made before trackers.
+    /// Bytes of optimizer state the run holds: the dense moments, the
+    /// low-rank moments, the projectors and the trackers' states
+    /// ([`GaloreAdamW::tracker_state_bytes`]). The paper's figure, without
+    /// the trackers, is [`Optimizer::paper_state_bytes`].
     pub fn state_bytes(&self) -> usize {
         let f = size_of::<f32>();
         let dense: usize = self.dense.iter().map(|d| 2 * d.m.len() * f).sum();
@@ -301,21 +300,14 @@ impl GaloreAdamW {
                 (2 * mr * mc + pr * pc) * f
             })
             .sum();
-        dense + projected
+        dense + projected + self.tracker_state_bytes()
     }
 
-    /// Bytes of the trackers' states (what checkpoints hold beside
-    /// [`GaloreAdamW::state_bytes`]'s tensors).
+    /// Bytes of the trackers' states (part of [`GaloreAdamW::state_bytes`]):
+    /// the default tracker keeps its last basis, a second copy of the
+    /// projector (zero before the first refresh).
     pub fn tracker_state_bytes(&self) -> usize {
-        let f = size_of::<f32>();
-        let each = |p: &Projected| {
-            p.tracker
-                .state()
-                .iter()
-                .map(|x| x.data.len())
-                .sum::<usize>()
-        };
-        self.projected.iter().map(each).sum::<usize>() * f
+        self.projected.iter().map(|p| p.tracker.state_bytes()).sum()
     }
 
     /// Subspace computations since construction.
@@ -431,6 +423,12 @@ impl Optimizer for GaloreAdamW {
 
     fn state_bytes(&self) -> usize {
         GaloreAdamW::state_bytes(self)
+    }
+
+    /// The paper's estimate counts the moments and the projectors, not the
+    /// trackers' states (which the paper's code does not keep).
+    fn paper_state_bytes(&self) -> usize {
+        (GaloreAdamW::state_bytes(self) - self.tracker_state_bytes()) / 2
     }
 
     fn last_step_timing(&self) -> SubspaceTiming {
