@@ -8,7 +8,10 @@
 //!   meter and the raw timing samples (written at the start with status
 //!   "running", rewritten at the end: "complete", or "failed: <reason>" when
 //!   the run stopped early);
-//! - `summary.md`: the tables a person reads first; a run that stopped early
+//! - `summary.md`: the tables a person reads first, each training stage's
+//!   conclusion ending with its verdict ([`verdict`]: the best held-out loss
+//!   per second and per byte, and what moment transport does to the
+//!   ranking); a run that stopped early
 //!   still writes it, ending with what finished and what did not ([`Stopped`]);
 //! - `index.html`: one self-contained page of SVG plots ([`html`]);
 //! - with `source = "trajectory"`: `tracking.csv` and
@@ -19,6 +22,7 @@ mod html;
 mod summary;
 pub mod tracking;
 pub mod training;
+mod verdict;
 
 pub use html::write_html;
 pub use summary::{Stopped, write_summary};

@@ -193,6 +193,10 @@ pub fn markdown(trainings: &[TrainOutcome], rows: &[Row], compare_to: &CompareTo
         } else {
             out.push('\n');
         }
+        let verdict = super::verdict::stage(&runs);
+        if !verdict.is_empty() {
+            let _ = writeln!(out, "{verdict}");
+        }
     }
 
     let _ = writeln!(out, "## Training runs\n");

@@ -22,8 +22,8 @@ pub struct MemoryReport {
     pub parameters: usize,
     pub weights_bytes: usize,
     pub gradient_bytes: usize,
-    /// AdamW: both moments; GaLore: the dense moments, the low-rank moments
-    /// and the projectors (not the trackers' states: see
+    /// AdamW: both moments; GaLore: the dense moments, the low-rank moments,
+    /// the projectors and the trackers' states (see
     /// `GaloreAdamW::state_bytes`).
     pub optimizer_state_bytes: usize,
     pub activation_bytes: usize,
