@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, Result, bail};
 use clap::{Parser, Subcommand};
 
+mod estimate;
 mod sharding;
 
 #[global_allocator]
@@ -414,10 +415,20 @@ fn dry_run(path: &std::path::Path) -> Result<()> {
     let registry = lab::registry()?;
     let suite = harness::suite::Suite::load(path, &registry)?;
     println!("suite {} ({}): valid", suite.name, path.display());
+    let mut calibrations = estimate::Calibrations::default();
+    for t in &suite.trainings {
+        calibrations.measure(&t.config, &registry);
+    }
+    let mut total = 0.0;
+    let mut unestimated = 0;
     for t in &suite.trainings {
         let c = &t.config;
+        let micro = match c.micro_batch {
+            Some(m) if m != c.batch_size => format!(" (micro-batches of {m})"),
+            _ => String::new(),
+        };
         println!(
-            "  train {:<28} {} × {} steps, B = {}, T = {}, threads {}{}",
+            "  train {:<28} {} × {} steps, B = {}{micro}, T = {}, threads {}{}",
             t.id(),
             c.preset,
             c.steps,
@@ -429,6 +440,49 @@ fn dry_run(path: &std::path::Path) -> Result<()> {
             } else {
                 format!(", records steps {}", c.record_steps)
             }
+        );
+        match calibrations.of(c) {
+            Ok((cal, samples)) => {
+                let seconds = cal.seconds(c);
+                total += seconds;
+                let refresh = match c.optimizer {
+                    llama::session::OptimizerKind::Galore => {
+                        format!(", {:.3} s per refresh", cal.refresh)
+                    }
+                    _ => String::new(),
+                };
+                println!(
+                    "        ≈ {}: {:.3} s forward + backward per micro-batch of {} × {} (median \
+                     of {samples}), {:.3} s per update{refresh}",
+                    estimate::human_seconds(seconds),
+                    cal.forward_backward,
+                    c.micro_batch_size(),
+                    c.seq_len,
+                    cal.update,
+                );
+            }
+            Err(reason) => {
+                unestimated += 1;
+                println!("        not estimated: {reason}");
+            }
+        }
+    }
+    if !suite.trainings.is_empty() {
+        println!(
+            "  training ≈ {} on this machine{}: extrapolated from two measured steps of one \
+             micro-batch per run (the shipped corpus, byte tokens; calibration {:.0} s at load \
+             average {}), not measured; the matrix rows are not estimated",
+            estimate::human_seconds(total),
+            if unestimated > 0 {
+                format!(" for the runs estimated ({unestimated} not)")
+            } else {
+                String::new()
+            },
+            calibrations.wall(),
+            std::fs::read_to_string("/proc/loadavg")
+                .ok()
+                .and_then(|l| l.split_whitespace().next().map(str::to_string))
+                .unwrap_or_else(|| "unavailable".into())
         );
     }
     for m in &suite.methods {

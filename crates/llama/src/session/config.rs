@@ -68,6 +68,12 @@ pub struct TrainConfig {
     pub steps: usize,
     /// Sequences per batch (B).
     pub batch_size: usize,
+    /// Sequences per micro-batch, a divisor of `batch_size`: each step runs
+    /// forward and backward on `batch_size / micro_batch` micro-batches in
+    /// turn, sums their gradients into the batch's mean gradient and steps
+    /// the optimizer once (gradient accumulation; activations are held for
+    /// one micro-batch only). Default: `batch_size` (one micro-batch).
+    pub micro_batch: Option<usize>,
     /// Tokens per sequence (T); default: the preset's [`default_seq_len`].
     #[serde(default = "seq_len_unset")]
     pub seq_len: usize,
@@ -127,6 +133,7 @@ impl Default for TrainConfig {
             min_lr_ratio: 0.1,
             steps: 100,
             batch_size: 4,
+            micro_batch: None,
             seq_len: default_seq_len(&LlamaConfig::tiny()),
             seed: 0,
             threads: 0,
@@ -272,6 +279,23 @@ impl TrainConfig {
         if self.batch_size == 0 {
             return bad("batch_size", "use at least 1".into());
         }
+        if let Some(m) = self.micro_batch
+            && (m == 0 || !self.batch_size.is_multiple_of(m))
+        {
+            let what = if m == 0 {
+                "a micro-batch of 0 sequences holds nothing".to_string()
+            } else {
+                format!("{m} does not divide batch_size = {}", self.batch_size)
+            };
+            return bad(
+                "micro_batch",
+                format!(
+                    "{what}; use a divisor of batch_size ({}) or drop the key (one micro-batch of \
+                     batch_size sequences)",
+                    divisors(self.batch_size)
+                ),
+            );
+        }
         if self.seq_len == 0 || self.seq_len > model.max_position_embeddings {
             return bad(
                 "seq_len",
@@ -314,10 +338,33 @@ impl TrainConfig {
         }
     }
 
+    /// Sequences per micro-batch: `micro_batch`, or `batch_size` when unset.
+    pub fn micro_batch_size(&self) -> usize {
+        self.micro_batch.unwrap_or(self.batch_size)
+    }
+
     /// Warm-up steps: `steps · warmup_ratio`, rounded down.
     pub(crate) fn warmup(&self) -> usize {
         (self.steps as f64 * self.warmup_ratio) as usize
     }
+}
+
+/// The divisors of `n` (≥ 1), ascending, comma-separated.
+fn divisors(n: usize) -> String {
+    let (mut low, mut high) = (Vec::new(), Vec::new());
+    let mut d = 1;
+    while d * d <= n {
+        if n.is_multiple_of(d) {
+            low.push(d);
+            if d * d != n {
+                high.push(n / d);
+            }
+        }
+        d += 1;
+    }
+    low.extend(high.into_iter().rev());
+    let all: Vec<String> = low.iter().map(usize::to_string).collect();
+    all.join(", ")
 }
 
 /// The error of the retired key `reset_moments`, naming its replacement.

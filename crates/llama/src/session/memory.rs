@@ -100,7 +100,9 @@ pub struct MemoryEstimate {
     /// AdamW's two moments per parameter (GaLore's moments and projectors
     /// are of the same order or smaller at the ranks it is run with).
     pub optimizer_state_bytes: usize,
-    /// Exactly [`crate::model::llama::Activations::bytes`] of the run.
+    /// Exactly [`crate::model::llama::Activations::bytes`] of the run:
+    /// one micro-batch's (`micro_batch` × `seq_len`), which gradient
+    /// accumulation keeps whatever the `batch_size`.
     pub activation_bytes: usize,
     pub total_bytes: usize,
 }
@@ -118,7 +120,7 @@ pub fn estimate_bytes(config: &TrainConfig) -> Result<Option<MemoryEstimate>, Tr
     let (Some(weights), Some(state), Some(acts)) = (
         checked_bytes(&[params, 4]),
         checked_bytes(&[params, 2, 4]),
-        activation_bytes(&model, config.batch_size, config.seq_len, mode),
+        activation_bytes(&model, config.micro_batch_size(), config.seq_len, mode),
     ) else {
         return Ok(None);
     };
@@ -140,8 +142,12 @@ pub fn estimate_bytes(config: &TrainConfig) -> Result<Option<MemoryEstimate>, Tr
 /// or written.
 pub fn check_budget(config: &TrainConfig, budget: &MemoryBudget) -> Result<(), TrainError> {
     let estimate = estimate_bytes(config)?;
+    let micro = match config.micro_batch {
+        Some(m) if m != config.batch_size => format!(" in micro-batches of {m}"),
+        _ => String::new(),
+    };
     let what = format!(
-        "a run of preset {:?} with batch_size = {}, seq_len = {}",
+        "a run of preset {:?} with batch_size = {}, seq_len = {}{micro}",
         config.preset, config.batch_size, config.seq_len
     );
     let Err(e) = budget.check(what, estimate.map(|e| e.total_bytes)) else {
@@ -159,10 +165,16 @@ pub fn check_budget(config: &TrainConfig, budget: &MemoryBudget) -> Result<(), T
         None => "more bytes than this machine can address (the size overflows)".into(),
     };
     Err(TrainError::Config {
-        field: "batch_size".into(),
+        field: if config.micro_batch.is_some() {
+            "micro_batch"
+        } else {
+            "batch_size"
+        }
+        .into(),
         reason: format!(
             "{} needs {needed}, over the memory budget of {} ({}); use a smaller batch_size or \
-             seq_len{}, or set {} higher",
+             seq_len, or accumulate gradients over micro-batches (a smaller micro_batch, a \
+             divisor of batch_size){}, or set {} higher",
             e.what,
             human_bytes(e.budget),
             e.source,

@@ -20,6 +20,7 @@
 //!
 //! - [`config`]: [`TrainConfig`] and its validation;
 //! - [`run`]: [`Session`], the step loop and the evaluation;
+//! - [`accumulate`]: a batch's loss and gradient over its micro-batches;
 //! - [`checkpoint`]: checkpoints and [`Session::resume`];
 //! - [`record`]: gradient recording;
 //! - [`steps`]: [`RecordSteps`], the steps recorded (a list or a range);
@@ -27,6 +28,7 @@
 //! - [`summary`]: [`StepRow`] and [`TrainSummary`];
 //! - [`errors`]: why a run failed, [`TrainError`].
 
+pub mod accumulate;
 pub mod checkpoint;
 pub mod config;
 pub mod errors;

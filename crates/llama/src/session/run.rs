@@ -13,13 +13,14 @@ use std::time::Instant;
 
 use subspace::Registry;
 
+use super::accumulate::{batch_gradient, batch_loss};
 use super::checkpoint::{refuse_existing_run, remove_partials, truncate_csv};
 use super::config::TrainConfig;
 use super::errors::{TrainError, io};
 use super::memory::{peak_rss, reset_peak_rss};
 use super::summary::{StepRow, TrainSummary, summarize};
 use crate::data::Batches;
-use crate::model::llama::{Activations, Checkpointing, backward, forward};
+use crate::model::llama::{Activations, Checkpointing};
 use crate::optim::{Optimizer, cosine_lr};
 use crate::{LlamaConfig, ParamStore};
 
@@ -136,7 +137,13 @@ impl Session {
         } else {
             Checkpointing::Off
         };
-        let acts = Activations::with_checkpointing(&model, config.batch_size, config.seq_len, mode);
+        // (b, T): one micro-batch's activations.
+        let acts = Activations::with_checkpointing(
+            &model,
+            config.micro_batch_size(),
+            config.seq_len,
+            mode,
+        );
         let grads = ParamStore::zeros(params.layout());
         Ok(Self {
             label: config.label(),
@@ -185,9 +192,10 @@ impl Session {
         })
     }
 
-    /// Runs one step: forward, backward, the finiteness checks, gradient
-    /// recording, the update, the evaluation and checkpoint when due; writes
-    /// its row to `training.csv` (with an out dir) and returns it.
+    /// Runs one step: forward and backward (per micro-batch, see
+    /// [`super::accumulate`]), the finiteness checks, gradient recording,
+    /// the update, the evaluation and checkpoint when due; writes its row to
+    /// `training.csv` (with an out dir) and returns it.
     pub fn step(&mut self) -> Result<StepRow, TrainError> {
         let c = &self.config;
         let step = self.next_step;
@@ -196,36 +204,20 @@ impl Session {
         let lr = cosine_lr(step, c.steps, c.warmup(), c.lr, c.min_lr_ratio);
 
         let start = Instant::now();
-        let loss = forward(
-            &self.params,
-            &self.model,
-            &tokens,
-            &targets,
-            b,
-            t,
-            &mut self.acts,
-        );
-        let seconds_forward = start.elapsed().as_secs_f64();
-        if !loss.is_finite() {
-            return Err(TrainError::NonFinite {
-                step,
-                what: "the training loss".into(),
-                value: loss,
-            });
-        }
-        let start = Instant::now();
         self.grads.as_mut_slice().fill(0.0);
-        backward(
+        let seconds_zero = start.elapsed().as_secs_f64();
+        let pass = batch_gradient(
             &mut self.grads,
             &self.params,
             &self.model,
             &tokens,
             &targets,
-            b,
             t,
             &mut self.acts,
-        );
-        let seconds_backward = start.elapsed().as_secs_f64();
+            step,
+        )?;
+        let (loss, seconds_forward) = (pass.loss, pass.seconds_forward);
+        let seconds_backward = seconds_zero + pass.seconds_backward;
         let grad_norm = check_finite(&self.grads, step)?;
         if c.record_steps.contains(step) {
             let path = self.record(step)?;
@@ -277,18 +269,18 @@ impl Session {
         Ok(row)
     }
 
-    /// Mean held-out loss over `eval_batches` batches.
+    /// Mean held-out loss over `eval_batches` batches (each run in
+    /// micro-batches as training runs them).
     pub fn eval(&mut self) -> f32 {
         let (b, t) = (self.config.batch_size, self.config.seq_len);
         let total: f64 = (0..self.config.eval_batches)
             .map(|i| {
                 let (tokens, targets) = self.data.eval_batch(i, b, t);
-                f64::from(forward(
+                f64::from(batch_loss(
                     &self.params,
                     &self.model,
                     &tokens,
                     &targets,
-                    b,
                     t,
                     &mut self.acts,
                 ))

@@ -35,6 +35,28 @@ pub fn backward(
     t: usize,
     acts: &mut Activations,
 ) {
+    backward_scaled(grads, params, config, tokens, targets, b, t, acts, 1.0);
+}
+
+/// As [`backward`], accumulating `dloss` times the gradient of the mean
+/// loss: a micro-batch holding a share s of a batch's tokens passes
+/// `dloss = s`, so that the micro-batches' sum is the batch's mean gradient.
+/// `dloss` enters only the cross-entropy's per-row scale `dloss / N`: with
+/// `dloss = b / B` a power of two (B sequences split in 2, 4, … equal
+/// micro-batches of b), that scale has the bits of the whole batch's
+/// `1 / (B·T)`; `dloss = 1` is exactly [`backward`].
+#[allow(clippy::too_many_arguments)]
+pub fn backward_scaled(
+    grads: &mut ParamStore,
+    params: &ParamStore,
+    config: &LlamaConfig,
+    tokens: &[u32],  // (B, T)
+    targets: &[u32], // (B, T)
+    b: usize,
+    t: usize,
+    acts: &mut Activations,
+    dloss: f32,
+) {
     check_inputs(config, tokens, targets, b, t);
     assert_eq!(acts.shape(), (b, t), "activations sized for another (B, T)");
     assert_eq!(
@@ -67,7 +89,7 @@ pub fn backward(
             n,
             v,
             v0,
-            1.0,
+            dloss,
         );
         linear_backward(
             &mut acts.d_ln,

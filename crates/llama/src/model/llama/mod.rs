@@ -41,7 +41,7 @@ pub mod backward;
 pub mod forward;
 
 pub use activations::{Activations, Checkpointing, LayerActs, activation_bytes};
-pub use backward::backward;
+pub use backward::{backward, backward_scaled};
 pub use forward::forward;
 
 use faer::Par;
