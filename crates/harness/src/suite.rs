@@ -85,7 +85,7 @@ mod train;
 pub mod trajectory;
 
 pub use limits::{Limits, generated_bytes};
-pub use train::{CompareTo, TrainJob};
+pub use train::{CompareTo, TrainJob, run_id};
 
 /// A suite file as written.
 #[derive(Debug, Clone, Deserialize)]
