@@ -18,7 +18,7 @@ use std::path::Path;
 use plotters::prelude::*;
 
 use crate::runner::{Row, Status, TrainOutcome};
-use crate::suite::{CompareTo, Suite};
+use crate::suite::Suite;
 
 /// One legend entry: name, colour and points.
 pub(super) type Series = (String, RGBAColor, Vec<(f64, f64)>);
@@ -51,7 +51,7 @@ pub fn write_html(
         esc(&suite.name),
         esc(header)
     );
-    training_section(&mut page, trainings, rows, &suite.compare_to)?;
+    training_section(&mut page, trainings, rows, suite)?;
     let ok: Vec<&Row> = rows
         .iter()
         .filter(|r| r.status == Status::Ok && r.time_median_s.is_some() && r.err_fro.is_some())
@@ -206,13 +206,18 @@ fn training_section(
     page: &mut String,
     trainings: &[TrainOutcome],
     rows: &[Row],
-    compare_to: &CompareTo,
+    suite: &Suite,
 ) -> anyhow::Result<()> {
     use super::training::{accuracy_over_steps, loss_curves};
     if trainings.is_empty() {
         return Ok(());
     }
-    let summary = super::training::markdown(trainings, rows, compare_to);
+    let summary = super::training::markdown_with_target(
+        trainings,
+        rows,
+        &suite.compare_to,
+        suite.target_loss,
+    );
     let _ = write!(
         page,
         "<h2>Training</h2><p>The conclusion and the per-run tables (losses, times, memory, \

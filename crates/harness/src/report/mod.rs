@@ -15,6 +15,7 @@
 //!   `tracking_summary.csv`, and their sections in `summary.md` and
 //!   `index.html` ([`tracking`]).
 
+mod conclusion;
 mod html;
 mod summary;
 pub mod tracking;

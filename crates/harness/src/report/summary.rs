@@ -107,10 +107,11 @@ pub fn render(suite: &Suite, header: &str, rows: &[Row], trainings: &[TrainOutco
         let _ = writeln!(out, "{d}\n");
     }
     let _ = writeln!(out, "{header}\n");
-    out.push_str(&super::training::markdown(
+    out.push_str(&super::training::markdown_with_target(
         trainings,
         rows,
         &suite.compare_to,
+        suite.target_loss,
     ));
     if rows.is_empty() {
         return out;
