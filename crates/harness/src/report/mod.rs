@@ -14,7 +14,12 @@
 //! - with `source = "trajectory"`: `tracking.csv` and
 //!   `tracking_summary.csv`, and their sections in `summary.md` and
 //!   `index.html` ([`tracking`]).
+//!
+//! With training runs of several seeds (`seeds`), the conclusion carries
+//! paired confidence intervals ([`conclusion`], from [`crate::stats`]) and
+//! the loss curves a band over the seeds ([`band`]).
 
+mod band;
 mod conclusion;
 mod html;
 mod summary;
