@@ -74,6 +74,9 @@ struct SuiteRecord {
     warmup: usize,
     repeats: usize,
     ranks: Vec<usize>,
+    /// Every training run (`<stage>/<run>`, `/seed-<N>` with `seeds`) and
+    /// the seed it trains with.
+    training_seeds: Vec<(String, u64)>,
 }
 
 #[derive(Debug, Serialize)]
@@ -123,6 +126,11 @@ impl ReportWriter {
                 warmup: suite.warmup,
                 repeats: suite.repeats,
                 ranks: suite.ranks.clone(),
+                training_seeds: suite
+                    .trainings
+                    .iter()
+                    .map(|t| (t.id(), t.config.seed))
+                    .collect(),
             },
             machine: machine.clone(),
             energy_meter: meter.describe(),
