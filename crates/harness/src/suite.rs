@@ -87,7 +87,7 @@ mod train;
 pub mod trajectory;
 
 pub use limits::{Limits, generated_bytes};
-pub use train::{CompareTo, TrainJob, run_id};
+pub use train::{CompareTo, TrainJob, run_id, seeds_of};
 
 /// A suite file as written.
 #[derive(Debug, Clone, Deserialize)]

@@ -59,7 +59,12 @@ fn take_seeds(levels: [&mut toml::Table; 3], where_: &str) -> Result<Option<Vec<
             seeds = Some(v);
         }
     }
-    let Some(v) = seeds else { return Ok(None) };
+    seeds.map(|v| seeds_of(v, where_)).transpose()
+}
+
+/// A `seeds` value as distinct non-negative seeds, in order; `where_` names
+/// it in the error.
+pub fn seeds_of(v: toml::Value, where_: &str) -> Result<Vec<u64>, String> {
     let bad = || {
         format!(
             "{where_}: `seeds` must be a non-empty array of distinct non-negative integers, \
@@ -83,7 +88,7 @@ fn take_seeds(levels: [&mut toml::Table; 3], where_: &str) -> Result<Option<Vec<
     if out.is_empty() {
         return Err(bad());
     }
-    Ok(Some(out))
+    Ok(out)
 }
 
 /// The run of each stage that the conclusion compares every other with
