@@ -1,7 +1,8 @@
-//! The training part of a report: the generated conclusion, the per-run
-//! table (losses, step-time breakdown, memory, energy), and the plots (loss
-//! curves against steps and seconds, the step-time breakdown, accuracy of
-//! each method on the recorded gradients over training steps).
+//! The training part of a report: the generated conclusion
+//! ([`super::conclusion`]), the per-run table (losses, step-time breakdown,
+//! memory, energy), and the data of the accuracy plot (each method on the
+//! recorded gradients over training steps; the loss curves are
+//! [`super::band`]'s).
 //!
 //! A matrix method and a GaLore run are the same method when their plugin
 //! and params agree (`inline_params`); a recorded gradient's row carries its
@@ -163,34 +164,6 @@ pub fn markdown_with_target(
     }
     out.push('\n');
     out
-}
-
-/// Loss curves: (stage, [(run, points)]) for train or held-out loss, against
-/// steps or wall seconds.
-pub fn loss_curves(trainings: &[TrainOutcome], held_out: bool, against_seconds: bool) -> Curves {
-    let mut by_stage = Curves::new();
-    for t in trainings {
-        let pts: Vec<(f64, f64)> = t
-            .steps
-            .iter()
-            .filter_map(|r| {
-                let y = if held_out { r.eval_loss? } else { r.train_loss };
-                let x = if against_seconds {
-                    r.seconds_elapsed
-                } else {
-                    (r.step + 1) as f64
-                };
-                Some((x, f64::from(y)))
-            })
-            .collect();
-        if !pts.is_empty() {
-            by_stage
-                .entry(t.stage.clone())
-                .or_default()
-                .push((t.label.clone(), pts));
-        }
-    }
-    by_stage
 }
 
 /// Median err_fro at `rank` per (stage, method) against the recorded step
