@@ -12,6 +12,7 @@
 //! - [`baseline`]: the gate's baseline, read and validated before it gates;
 //! - [`check`]: the accuracy gate against a committed baseline;
 //! - [`merge`]: one report from the shards of a suite (`lab merge`);
+//! - [`stats`]: paired Student t and bootstrap confidence intervals;
 //! - [`training`]: training runs (`lab train`, a suite's `[[train]]`).
 
 pub mod baseline;
@@ -22,5 +23,6 @@ pub mod power;
 pub mod report;
 pub mod runner;
 pub mod source;
+pub mod stats;
 pub mod suite;
 pub mod training;

@@ -64,6 +64,8 @@
 //! it: top-level `compare_to = "<run name>"` names it (a run's `name`, or
 //! its derived label such as `galore-svd-T1`); by default it is the stage's
 //! GaLore + `svd` run refreshing every step (T = 1), if any ([`CompareTo`]).
+//! Its time-to-quality target is top-level `target_loss` (a held-out loss),
+//! by default the comparison run's final held-out loss (mean over seeds).
 //!
 //! [`Suite::load`] rejects, naming the file and the fix: TOML syntax errors
 //! (with line and column), unknown keys (listing the known ones), unknown
@@ -85,7 +87,7 @@ mod train;
 pub mod trajectory;
 
 pub use limits::{Limits, generated_bytes};
-pub use train::{CompareTo, TrainJob};
+pub use train::{CompareTo, TrainJob, run_id, seeds_of};
 
 /// A suite file as written.
 #[derive(Debug, Clone, Deserialize)]
@@ -118,6 +120,8 @@ struct SuiteFile {
     runs: Vec<toml::Table>,
     /// The conclusion's comparison run, by name.
     compare_to: Option<String>,
+    /// The held-out loss of time-to-quality.
+    target_loss: Option<f64>,
 }
 
 fn default_threads() -> Vec<usize> {
@@ -250,6 +254,9 @@ pub struct Suite {
     pub trainings: Vec<TrainJob>,
     /// The run the report's conclusion compares the others with.
     pub compare_to: CompareTo,
+    /// Time-to-quality's held-out loss (`target_loss`); `None`: the
+    /// comparison run's final held-out loss.
+    pub target_loss: Option<f64>,
 }
 
 /// A suite that cannot run, with the file and the fix in the message.
@@ -474,6 +481,14 @@ impl Suite {
 
         let compare_to =
             train::compare_to(file.compare_to.as_deref(), &trainings).map_err(invalid)?;
+        if let Some(t) = file.target_loss
+            && !(t.is_finite() && t > 0.0)
+        {
+            return Err(invalid(format!(
+                "target_loss = {t}: give a positive held-out loss (nats per token), or remove \
+                 it to use the comparison run's final held-out loss"
+            )));
+        }
         let name = file.name.clone().unwrap_or_else(|| {
             path.file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
@@ -494,6 +509,7 @@ impl Suite {
             methods,
             trainings,
             compare_to,
+            target_loss: file.target_loss,
         })
     }
 }

@@ -294,11 +294,21 @@ fn try_method(args: &TryArgs) -> Result<()> {
 fn train(args: &TrainArgs) -> Result<()> {
     use llama::session::TrainConfig;
     let registry = lab::registry()?;
+    let mut seeds = None;
     let c = if args.resume.is_some() {
         // The checkpoint's own config is used.
         TrainConfig::default()
     } else {
-        let table = train_table(args)?;
+        let mut table = train_table(args)?;
+        if let Some(v) = table.remove("seeds") {
+            if table.contains_key("seed") {
+                bail!("the training table sets both `seed` and `seeds`; keep one");
+            }
+            seeds = Some(
+                harness::suite::seeds_of(v, "the training table (--config, --set)")
+                    .map_err(anyhow::Error::msg)?,
+            );
+        }
         let keys: Vec<String> = table.keys().cloned().collect();
         TrainConfig::check_known(keys.iter().map(String::as_str))?;
         let c: TrainConfig = toml::Value::Table(table).try_into().with_context(|| {
@@ -320,12 +330,32 @@ fn train(args: &TrainArgs) -> Result<()> {
         (None, Some(checkpoint)) => harness::training::run_dir_of(checkpoint)?,
         (None, None) => harness::training::new_run_dir(Path::new("reports/train"), &c.label()),
     };
-    let summary = harness::training::train(c, &registry, &out, args.resume.as_deref(), true)?;
+    let Some(seeds) = seeds else {
+        let summary = harness::training::train(c, &registry, &out, args.resume.as_deref(), true)?;
+        report_run(&summary);
+        println!("{}", out.display());
+        return Ok(());
+    };
+    // `seeds`: one training run per seed, in <out>/seed-<N>/.
+    for seed in seeds {
+        let mut c = c.clone();
+        c.seed = seed;
+        let dir = out.join(format!("seed-{seed}"));
+        let summary = harness::training::train(c, &registry, &dir, None, true)?;
+        report_run(&summary);
+        println!("{}", dir.display());
+    }
+    Ok(())
+}
+
+/// A finished run's losses, times and memory, on stderr.
+fn report_run(summary: &llama::session::TrainSummary) {
     let m = &summary.memory;
     let mb = |b: usize| b as f64 / 1e6;
     eprintln!(
-        "{}: {} steps, final loss {:.4}{}, {:.3} s/step (forward {:.3}, backward {:.3}, subspace {:.3}, update {:.3}), {:.0} tokens/s",
+        "{} (seed {}): {} steps, final loss {:.4}{}, {:.3} s/step (forward {:.3}, backward {:.3}, subspace {:.3}, update {:.3}), {:.0} tokens/s",
         summary.run,
+        summary.config.seed,
         summary.steps,
         summary.final_train_loss,
         summary
@@ -353,8 +383,6 @@ fn train(args: &TrainArgs) -> Result<()> {
         mb(m.paper_bf16_weights_bytes),
         mb(m.paper_bf16_state_bytes)
     );
-    println!("{}", out.display());
-    Ok(())
 }
 
 /// The run's table: --config's, then each --set, then the flags.

@@ -106,6 +106,43 @@ fn train_defaults_follow_the_preset() {
 }
 
 #[test]
+fn train_with_seeds_runs_one_training_run_per_seed() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("seeded");
+    let args = |seeds: &'static str| {
+        [
+            "train",
+            "--preset",
+            "tiny",
+            "--steps",
+            "1",
+            "--threads",
+            "1",
+            "--set",
+            seeds,
+        ]
+    };
+    let mut a = args("seeds=[3, 4]").to_vec();
+    a.extend(["--out", out.to_str().unwrap()]);
+    let (ok, stdout, err) = lab(&a);
+    assert!(ok, "{err}");
+    for seed in [3, 4] {
+        let run = out.join(format!("seed-{seed}"));
+        assert_eq!(trained_config(&run)["seed"], seed);
+        assert!(stdout.contains(run.to_str().unwrap()), "{stdout}");
+    }
+    let mut a = args("seeds=[]").to_vec();
+    let bad = dir.path().join("bad");
+    a.extend(["--out", bad.to_str().unwrap()]);
+    let (ok, _, err) = lab(&a);
+    assert!(
+        !ok && err.contains("`seeds` must be a non-empty array"),
+        "{err}"
+    );
+    assert!(!bad.exists());
+}
+
+#[test]
 fn train_sets_keys_as_toml_layered_over_the_file_and_under_the_flags() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("run.toml");

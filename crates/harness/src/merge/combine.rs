@@ -219,9 +219,10 @@ pub fn training_json(suite: &Suite, shards: &[Shard]) -> anyhow::Result<Option<s
     if found.is_empty() {
         return Ok(None);
     }
-    let named = |v: &serde_json::Value, stage: &str, label: &str| {
+    let named = |v: &serde_json::Value, stage: &str, label: &str, seed: Option<u64>| {
         v.get("stage").and_then(|s| s.as_str()) == Some(stage)
             && v.get("label").and_then(|s| s.as_str()) == Some(label)
+            && v.get("seed").and_then(serde_json::Value::as_u64) == seed
     };
     let ordered = suite
         .trainings
@@ -229,7 +230,7 @@ pub fn training_json(suite: &Suite, shards: &[Shard]) -> anyhow::Result<Option<s
         .filter_map(|job| {
             found
                 .iter()
-                .find(|v| named(v, &job.stage, &job.label))
+                .find(|v| named(v, &job.stage, &job.label, job.seed))
                 .cloned()
         })
         .collect();

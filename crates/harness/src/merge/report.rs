@@ -173,10 +173,7 @@ fn read_trainings(
         let mut r = csv::Reader::from_path(&path)?;
         for step in r.deserialize::<llama::session::StepRow>() {
             let mut step = step.with_context(|| format!("{} has a bad row", path.display()))?;
-            if let Some(o) = outcomes
-                .iter_mut()
-                .find(|o| step.run == format!("{}/{}", o.stage, o.label))
-            {
+            if let Some(o) = outcomes.iter_mut().find(|o| step.run == o.id()) {
                 step.run = o.label.clone();
                 o.steps.push(step);
             }

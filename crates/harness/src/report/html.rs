@@ -18,15 +18,15 @@ use std::path::Path;
 use plotters::prelude::*;
 
 use crate::runner::{Row, Status, TrainOutcome};
-use crate::suite::{CompareTo, Suite};
+use crate::suite::Suite;
 
 /// One legend entry: name, colour and points.
 pub(super) type Series = (String, RGBAColor, Vec<(f64, f64)>);
 
-const W: u32 = 640;
+pub(super) const W: u32 = 640;
 /// Line series longer than this are drawn without a marker per point.
 const MARKERS_MAX: usize = 50;
-const H: u32 = 400;
+pub(super) const H: u32 = 400;
 
 /// Writes `index.html` into `dir` (which already holds `spectra.csv`).
 pub fn write_html(
@@ -51,7 +51,7 @@ pub fn write_html(
         esc(&suite.name),
         esc(header)
     );
-    training_section(&mut page, trainings, rows, &suite.compare_to)?;
+    training_section(&mut page, trainings, rows, suite)?;
     let ok: Vec<&Row> = rows
         .iter()
         .filter(|r| r.status == Status::Ok && r.time_median_s.is_some() && r.err_fro.is_some())
@@ -206,13 +206,19 @@ fn training_section(
     page: &mut String,
     trainings: &[TrainOutcome],
     rows: &[Row],
-    compare_to: &CompareTo,
+    suite: &Suite,
 ) -> anyhow::Result<()> {
-    use super::training::{accuracy_over_steps, loss_curves};
+    use super::band::{band_figure, seed_curves};
+    use super::training::accuracy_over_steps;
     if trainings.is_empty() {
         return Ok(());
     }
-    let summary = super::training::markdown(trainings, rows, compare_to);
+    let summary = super::training::markdown_with_target(
+        trainings,
+        rows,
+        &suite.compare_to,
+        suite.target_loss,
+    );
     let _ = write!(
         page,
         "<h2>Training</h2><p>The conclusion and the per-run tables (losses, times, memory, \
@@ -231,15 +237,6 @@ fn training_section(
     };
     let color =
         |m: &str| Palette99::pick(labels.iter().position(|x| *x == m).unwrap_or(0)).to_rgba();
-    let colored = |series: Vec<(String, Vec<(f64, f64)>)>| -> Vec<Series> {
-        series
-            .into_iter()
-            .map(|(name, pts)| {
-                let c = color(&name);
-                (name, c, pts)
-            })
-            .collect()
-    };
     page.push_str("<h3>Loss curves</h3>");
     for (held_out, against_seconds, y, x) in [
         (false, false, "train loss", "step"),
@@ -251,16 +248,14 @@ fn training_section(
             "wall seconds (training, evaluations excluded)",
         ),
     ] {
-        for (stage, series) in loss_curves(trainings, held_out, against_seconds) {
-            figure(
+        for (stage, curves) in seed_curves(trainings, held_out, against_seconds) {
+            band_figure(
                 page,
                 &format!("{stage}: {y} against {}", x.split(' ').next().unwrap_or(x)),
                 x,
                 y,
-                false,
-                false,
-                true,
-                &colored(series),
+                &curves,
+                |i| color(curves[i].0.split(" (mean,").next().unwrap_or("")),
             )?;
         }
     }
@@ -394,7 +389,7 @@ fn breakdown_figure(
 }
 
 /// Appends `svg` as a `<figure>` captioned `title`.
-fn push_figure(page: &mut String, svg: &str, title: &str) {
+pub(super) fn push_figure(page: &mut String, svg: &str, title: &str) {
     let _ = write!(
         page,
         "<figure>{svg}<figcaption>{}</figcaption></figure>",

@@ -17,7 +17,13 @@
 //! - with `source = "trajectory"`: `tracking.csv` and
 //!   `tracking_summary.csv`, and their sections in `summary.md` and
 //!   `index.html` ([`tracking`]).
+//!
+//! With training runs of several seeds (`seeds`), the conclusion carries
+//! paired confidence intervals ([`conclusion`], from [`crate::stats`]) and
+//! the loss curves a band over the seeds ([`band`]).
 
+mod band;
+mod conclusion;
 mod html;
 mod summary;
 pub mod tracking;
@@ -72,6 +78,9 @@ struct SuiteRecord {
     warmup: usize,
     repeats: usize,
     ranks: Vec<usize>,
+    /// Every training run (`<stage>/<run>`, `/seed-<N>` with `seeds`) and
+    /// the seed it trains with.
+    training_seeds: Vec<(String, u64)>,
 }
 
 #[derive(Debug, Serialize)]
@@ -121,6 +130,11 @@ impl ReportWriter {
                 warmup: suite.warmup,
                 repeats: suite.repeats,
                 ranks: suite.ranks.clone(),
+                training_seeds: suite
+                    .trainings
+                    .iter()
+                    .map(|t| (t.id(), t.config.seed))
+                    .collect(),
             },
             machine: machine.clone(),
             energy_meter: meter.describe(),

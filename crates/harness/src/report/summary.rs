@@ -85,6 +85,33 @@ fn stopped_section(s: &Stopped, rows: &[Row], trainings: &[TrainOutcome]) -> Str
     out
 }
 
+/// Per method: (total median time, worst err_fro, interval lo, hi).
+type Timed<'a> = BTreeMap<&'a str, (f64, f64, f64, f64)>;
+
+/// The fastest method of `methods` whose worst err_fro is at most `level`,
+/// or a tie with every qualifying method whose time interval overlaps its
+/// own; "none" when no method qualifies.
+fn fastest_cell(methods: &Timed<'_>, level: f64, svd_time: Option<f64>) -> String {
+    let qualifying = || methods.iter().filter(|(_, x)| x.1 <= level);
+    let Some((name, (t, _, lo, hi))) = qualifying().min_by(|a, b| a.1.0.total_cmp(&b.1.0)) else {
+        return "none".into();
+    };
+    let ratio = svd_time.map_or(String::new(), |s| format!(", {:.2}×svd", t / s));
+    let tied: Vec<&str> = qualifying()
+        .filter(|(other, x)| *other != name && x.2 <= *hi && *lo <= x.3)
+        .map(|(other, _)| *other)
+        .collect();
+    if tied.is_empty() {
+        format!("{name} ({:.2} ms{ratio})", t * 1e3)
+    } else {
+        format!(
+            "tie: {name}, {} ({name} {:.2} ms{ratio})",
+            tied.join(", "),
+            t * 1e3
+        )
+    }
+}
+
 fn ms(s: Option<f64>) -> String {
     s.map_or("–".into(), |s| format!("{:.3}", s * 1e3))
 }
@@ -107,10 +134,11 @@ pub fn render(suite: &Suite, header: &str, rows: &[Row], trainings: &[TrainOutco
         let _ = writeln!(out, "{d}\n");
     }
     let _ = writeln!(out, "{header}\n");
-    out.push_str(&super::training::markdown(
+    out.push_str(&super::training::markdown_with_target(
         trainings,
         rows,
         &suite.compare_to,
+        suite.target_loss,
     ));
     if rows.is_empty() {
         return out;
@@ -123,11 +151,14 @@ pub fn render(suite: &Suite, header: &str, rows: &[Row], trainings: &[TrainOutco
         out,
         "Per shape (m×n as stored, side), rank k and thread count: the fastest method whose \
          worst err_fro over the matrices of that shape is at most the level; time is the sum \
-         of median call times over those matrices, and ×svd its ratio to the full SVD's.\n"
+         of median call times over those matrices, and ×svd its ratio to the full SVD's. A \
+         method is called fastest only when its time's interval (the sum of the matrices' \
+         bootstrap 95% intervals of the median) lies below every other qualifying method's; \
+         otherwise the cell is a tie, naming the methods whose intervals overlap the fastest's.\n"
     );
-    // (rows, cols, side, rank, threads) → method → (total time, worst err_fro)
+    // (rows, cols, side, rank, threads) → method → (total time, worst err_fro, lo, hi)
     type Shape<'a> = (usize, usize, &'a str, usize, usize);
-    let mut groups: BTreeMap<Shape, BTreeMap<&str, (f64, f64)>> = BTreeMap::new();
+    let mut groups: BTreeMap<Shape, Timed> = BTreeMap::new();
     for r in &ok {
         let (Some(t), Some(e)) = (r.time_median_s, r.err_fro) else {
             continue;
@@ -135,9 +166,11 @@ pub fn render(suite: &Suite, header: &str, rows: &[Row], trainings: &[TrainOutco
         let g = groups
             .entry((r.rows, r.cols, r.side, r.rank, r.threads))
             .or_default();
-        let entry = g.entry(r.method.as_str()).or_insert((0.0, 0.0));
+        let entry = g.entry(r.method.as_str()).or_insert((0.0, 0.0, 0.0, 0.0));
         entry.0 += t;
         entry.1 = entry.1.max(e);
+        entry.2 += r.time_median_lo_s.unwrap_or(t);
+        entry.3 += r.time_median_hi_s.unwrap_or(t);
     }
     let mut head = String::from("| shape | side | k | threads |");
     let mut rule = String::from("|---|---|---|---|");
@@ -153,17 +186,7 @@ pub fn render(suite: &Suite, header: &str, rows: &[Row], trainings: &[TrainOutco
             .map(|x| x.0);
         let _ = write!(out, "| {m}×{n} | {side} | {k} | {threads} |");
         for level in LEVELS {
-            let best = methods
-                .iter()
-                .filter(|(_, (_, e))| *e <= level)
-                .min_by(|a, b| a.1.0.total_cmp(&b.1.0));
-            match best {
-                Some((name, (t, _))) => {
-                    let ratio = svd_time.map_or(String::new(), |s| format!(", {:.2}×svd", t / s));
-                    let _ = write!(out, " {name} ({:.2} ms{ratio}) |", t * 1e3);
-                }
-                None => out.push_str(" none |"),
-            }
+            let _ = write!(out, " {} |", fastest_cell(methods, level, svd_time));
         }
         out.push('\n');
     }
@@ -271,4 +294,26 @@ pub fn render(suite: &Suite, header: &str, rows: &[Row], trainings: &[TrainOutco
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fastest_only_when_the_intervals_part() {
+        // (time, worst err_fro, lo, hi) in seconds.
+        let mut m = Timed::new();
+        m.insert("svd", (0.010, 1.0, 0.009, 0.011));
+        m.insert("rrf", (0.002, 1.2, 0.0018, 0.0022));
+        m.insert("lanczos", (0.0021, 1.0, 0.0020, 0.0030));
+        // At 1.5 rrf is fastest but lanczos's interval overlaps: a tie.
+        assert_eq!(
+            fastest_cell(&m, 1.5, Some(0.010)),
+            "tie: rrf, lanczos (rrf 2.00 ms, 0.20×svd)"
+        );
+        // At 1.0 rrf does not qualify; lanczos is below svd's interval.
+        assert_eq!(fastest_cell(&m, 1.0, None), "lanczos (2.10 ms)");
+        assert_eq!(fastest_cell(&m, 0.5, None), "none");
+    }
 }

@@ -1,7 +1,8 @@
-//! The training part of a report: the generated conclusion, the per-run
-//! table (losses, step-time breakdown, memory, energy), and the plots (loss
-//! curves against steps and seconds, the step-time breakdown, accuracy of
-//! each method on the recorded gradients over training steps).
+//! The training part of a report: the generated conclusion
+//! ([`super::conclusion`]), the per-run table (losses, step-time breakdown,
+//! memory, energy), and the data of the accuracy plot (each method on the
+//! recorded gradients over training steps; the loss curves are
+//! [`super::band`]'s).
 //!
 //! A matrix method and a GaLore run are the same method when their plugin
 //! and params agree (`inline_params`); a recorded gradient's row carries its
@@ -44,7 +45,7 @@ pub(crate) fn median(mut v: Vec<f64>) -> f64 {
 /// because a gradient whose rank is below k (layer 0's q/k/v under byte
 /// tokens: fewer distinct inputs than k) has err_fro measured against the
 /// roundoff floor, a ratio of roundoff to roundoff that would swamp a mean.
-fn late_step_accuracy(
+pub(super) fn late_step_accuracy(
     rows: &[Row],
     s: &TrainSummary,
     stage: &str,
@@ -69,135 +70,33 @@ fn late_step_accuracy(
     Some((median(errs), n, last))
 }
 
-/// The training sections of `summary.md`, comparing with `compare_to`.
+/// The training sections of `summary.md`, comparing with `compare_to`,
+/// time-to-quality aiming at its final held-out loss.
 pub fn markdown(trainings: &[TrainOutcome], rows: &[Row], compare_to: &CompareTo) -> String {
+    markdown_with_target(trainings, rows, compare_to, None)
+}
+
+/// [`markdown`] with time-to-quality aiming at `target_loss` where given
+/// (the suite's `target_loss`).
+pub fn markdown_with_target(
+    trainings: &[TrainOutcome],
+    rows: &[Row],
+    compare_to: &CompareTo,
+    target_loss: Option<f64>,
+) -> String {
     let mut out = String::new();
     if trainings.is_empty() {
         return out;
     }
-    let stages: Vec<&str> = {
-        let mut v: Vec<&str> = Vec::new();
-        for t in trainings {
-            if !v.contains(&t.stage.as_str()) {
-                v.push(&t.stage);
-            }
-        }
-        v
-    };
     let (reference_name, reference_head) = reference_names(compare_to);
-    let is_reference = |t: &TrainOutcome, s: &TrainSummary| compare_to.is(&t.label, &s.config);
-    let _ = writeln!(out, "## Conclusion\n");
-    let _ = writeln!(
-        out,
-        "Generated from this run's numbers. Overhead: median step time over AdamW's in the same \
-         stage (same model, data and schedule). Subspace share: the subspace computations' part \
-         of the median step. Δ loss: final held-out loss minus {reference_name}'s (negative \
-         is better). err_fro: the median over the \
-         gradients recorded at the stage's last recorded step of the method's err_fro at the \
-         suite's largest rank (1 = the optimal rank-k subspace; a gradient of rank below k is \
-         measured against the f32 roundoff floor, which the median keeps from swamping the \
-         figure). At T = 1 the moments are kept across refreshes in the coordinates of the \
-         previous basis, so even two exact methods (svd, lanczos) can end apart: their bases \
-         differ in signs and rotations from step to step.\n"
+    super::conclusion::conclusion(
+        &mut out,
+        trainings,
+        rows,
+        compare_to,
+        target_loss,
+        (&reference_name, &reference_head),
     );
-    let kmax = rows.iter().map(|r| r.rank).max().unwrap_or(0);
-    for stage in &stages {
-        let runs: Vec<&TrainOutcome> = trainings.iter().filter(|t| t.stage == *stage).collect();
-        let adamw = runs
-            .iter()
-            .filter_map(|t| t.summary.as_ref())
-            .find(|s| s.config.optimizer == OptimizerKind::Adamw);
-        let reference = runs
-            .iter()
-            .filter_map(|t| Some((*t, t.summary.as_ref()?)))
-            .find(|(t, s)| is_reference(t, s))
-            .map(|(_, s)| s);
-        let first = runs.iter().find_map(|t| t.summary.as_ref());
-        if let Some(f) = first {
-            let _ = writeln!(
-                out,
-                "### Stage `{stage}`: {} model, {} steps of B = {} × T = {}, {} thread(s)\n",
-                f.config.preset,
-                f.config.steps,
-                f.config.batch_size,
-                f.config.seq_len,
-                if f.config.threads == 0 {
-                    "all".to_string()
-                } else {
-                    f.config.threads.to_string()
-                }
-            );
-        }
-        let _ = writeln!(
-            out,
-            "| run | step time s | overhead × AdamW | subspace share | final held-out loss | Δ loss vs {reference_head} | median err_fro at k = {kmax}, late step |\n|---|---|---|---|---|---|---|"
-        );
-        let mut sentences = Vec::new();
-        for t in &runs {
-            let Some(s) = &t.summary else {
-                let _ = writeln!(
-                    out,
-                    "| {} | did not run: {} | | | | | |",
-                    t.label,
-                    t.error.replace('|', "\\|").replace('\n', " ")
-                );
-                continue;
-            };
-            let overhead = adamw.map(|a| s.median_step_seconds / a.median_step_seconds);
-            let share = (s.median_step_seconds > 0.0)
-                .then(|| s.median_seconds_subspace / s.median_step_seconds);
-            let dloss = match (reference.and_then(|r| r.final_eval_loss), s.final_eval_loss) {
-                (Some(r), Some(x)) => Some(f64::from(x) - f64::from(r)),
-                _ => None,
-            };
-            let acc = late_step_accuracy(rows, s, stage, kmax);
-            let _ = writeln!(
-                out,
-                "| {} | {:.3} | {} | {} | {} | {} | {} |",
-                t.label,
-                s.median_step_seconds,
-                overhead.map_or("–".into(), |x| format!("{x:.2}×")),
-                share.map_or("–".into(), |x| format!("{:.1}%", 100.0 * x)),
-                s.final_eval_loss.map_or("–".into(), |x| format!("{x:.4}")),
-                dloss.map_or("–".into(), |x| format!("{x:+.4}")),
-                acc.map_or("–".into(), |(e, n, step)| format!(
-                    "{e:.4} ({n} matrices, step {step})"
-                )),
-            );
-            let share_text = share.map_or("–".into(), |x| format!("{:.1}%", 100.0 * x));
-            let reference_run = is_reference(t, s);
-            if s.config.optimizer == OptimizerKind::Galore && !reference_run {
-                if let (Some(o), Some(d)) = (overhead, dloss) {
-                    sentences.push(format!(
-                        "{} costs {o:.2}× AdamW's step time ({share_text} in subspace \
-                         computations) and ends {d:+.4} in held-out loss against \
-                         {reference_name}",
-                        t.label,
-                    ));
-                }
-            } else if let (true, Some(o)) = (reference_run, overhead) {
-                sentences.push(match compare_to {
-                    CompareTo::SvdEveryStep => format!(
-                        "GaLore+svd refreshing every step costs {o:.2}× AdamW's step time \
-                         ({share_text} in the SVDs)"
-                    ),
-                    CompareTo::Run(name) => format!(
-                        "{name}, the comparison run, costs {o:.2}× AdamW's step time \
-                         ({share_text} in subspace computations)"
-                    ),
-                });
-            }
-        }
-        if !sentences.is_empty() {
-            let _ = writeln!(out, "\nIn this stage: {}.\n", sentences.join("; "));
-        } else {
-            out.push('\n');
-        }
-        let verdict = super::verdict::stage(&runs);
-        if !verdict.is_empty() {
-            let _ = writeln!(out, "{verdict}");
-        }
-    }
 
     let _ = writeln!(out, "## Training runs\n");
     let _ = writeln!(
@@ -265,34 +164,6 @@ pub fn markdown(trainings: &[TrainOutcome], rows: &[Row], compare_to: &CompareTo
     }
     out.push('\n');
     out
-}
-
-/// Loss curves: (stage, [(run, points)]) for train or held-out loss, against
-/// steps or wall seconds.
-pub fn loss_curves(trainings: &[TrainOutcome], held_out: bool, against_seconds: bool) -> Curves {
-    let mut by_stage = Curves::new();
-    for t in trainings {
-        let pts: Vec<(f64, f64)> = t
-            .steps
-            .iter()
-            .filter_map(|r| {
-                let y = if held_out { r.eval_loss? } else { r.train_loss };
-                let x = if against_seconds {
-                    r.seconds_elapsed
-                } else {
-                    (r.step + 1) as f64
-                };
-                Some((x, f64::from(y)))
-            })
-            .collect();
-        if !pts.is_empty() {
-            by_stage
-                .entry(t.stage.clone())
-                .or_default()
-                .push((t.label.clone(), pts));
-        }
-    }
-    by_stage
 }
 
 /// Median err_fro at `rank` per (stage, method) against the recorded step

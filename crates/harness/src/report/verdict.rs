@@ -2,28 +2,50 @@
 //! held-out loss per second and per byte, and whether moving Adam's moments
 //! with the basis (`moments`, `align`) changes the ranking.
 //!
-//! "Best per second" is a Pareto front, not a ratio of loss to time: a run
-//! is on it when no other run of the stage ends at a held-out loss at least
-//! as low with a median step at least as short (one of the two strictly
-//! better). "Per byte" is the same front over the run's accounted memory
-//! (its own buffers and the refresh scratch, `MemoryReport::accounted_bytes`).
-//! The ranking is by final held-out loss, lowest first, over the runs that
-//! finished; a moment policy "changes the ranking" when the variant's place
-//! differs from that of the same method, gap and params with the moments
-//! kept and no alignment.
+//! Each run is all its seeds together: its loss is the mean final held-out
+//! loss over seeds, its time the median step pooled over seeds (as in the
+//! conclusion's table). "Best per second" is a Pareto front, not a ratio of
+//! loss to time: a run is on it when no other run of the stage ends at a
+//! mean held-out loss at least as low with a median step at least as short
+//! (one of the two strictly better). "Per byte" is the same front over the
+//! run's accounted memory (its own buffers and the refresh scratch,
+//! `MemoryReport::accounted_bytes`). The ranking is by mean final held-out
+//! loss, lowest first, over the runs that finished; a moment policy "changes
+//! the ranking" when the variant's place differs from that of the same
+//! method, gap and params with the moments kept and no alignment, and the
+//! difference between the two is given with its paired 95% t interval over
+//! seeds (differences within noise are said to be so).
 
 use std::fmt::Write as _;
 
 use llama::optim::MomentPolicy;
-use llama::session::OptimizerKind;
-use llama::session::TrainSummary;
+use llama::session::{OptimizerKind, TrainConfig};
 
-use crate::runner::TrainOutcome;
+use super::conclusion::{ci_text, paired_diffs, verdict};
+use crate::stats;
 
-/// A finished run of the stage with its figures.
+/// One run of the stage, all its seeds together.
+pub struct Entry<'a> {
+    pub label: &'a str,
+    pub config: &'a TrainConfig,
+    /// Median step seconds, pooled over seeds.
+    pub seconds: f64,
+    /// Accounted bytes (the same for every seed).
+    pub bytes: f64,
+    /// (seed, final held-out loss) of each seed that has one.
+    pub finals: Vec<(u64, f64)>,
+}
+
+impl Entry<'_> {
+    fn loss(&self) -> Option<f64> {
+        (!self.finals.is_empty())
+            .then(|| self.finals.iter().map(|x| x.1).sum::<f64>() / self.finals.len() as f64)
+    }
+}
+
+/// A finished run with its mean loss.
 struct Point<'a> {
-    label: &'a str,
-    summary: &'a TrainSummary,
+    entry: &'a Entry<'a>,
     loss: f64,
 }
 
@@ -43,15 +65,13 @@ fn front<'a>(points: &'a [Point<'a>], cost: impl Fn(&Point<'_>) -> f64) -> Vec<&
 
 /// The verdict paragraph of one stage (empty when fewer than two runs have
 /// a final held-out loss).
-pub fn stage(runs: &[&TrainOutcome]) -> String {
-    let points: Vec<Point<'_>> = runs
+pub fn stage(entries: &[Entry<'_>]) -> String {
+    let points: Vec<Point<'_>> = entries
         .iter()
-        .filter_map(|t| {
-            let s = t.summary.as_ref()?;
+        .filter_map(|e| {
             Some(Point {
-                label: &t.label,
-                summary: s,
-                loss: f64::from(s.final_eval_loss?),
+                entry: e,
+                loss: e.loss()?,
             })
         })
         .collect();
@@ -59,12 +79,12 @@ pub fn stage(runs: &[&TrainOutcome]) -> String {
         return String::new();
     }
     let mut out = String::new();
-    let seconds = |p: &Point<'_>| p.summary.median_step_seconds;
-    let bytes = |p: &Point<'_>| p.summary.memory.accounted_bytes as f64;
+    let seconds = |p: &Point<'_>| p.entry.seconds;
+    let bytes = |p: &Point<'_>| p.entry.bytes;
     let list = |front: Vec<&Point<'_>>, unit: &dyn Fn(&Point<'_>) -> String| {
         front
             .iter()
-            .map(|p| format!("{} ({}, {:.4})", p.label, unit(p), p.loss))
+            .map(|p| format!("{} ({}, {:.4})", p.entry.label, unit(p), p.loss))
             .collect::<Vec<_>>()
             .join(", ")
     };
@@ -97,17 +117,22 @@ pub fn stage(runs: &[&TrainOutcome]) -> String {
 fn transport(points: &[Point<'_>]) -> Vec<String> {
     let mut ranked: Vec<&Point<'_>> = points.iter().collect();
     ranked.sort_by(|a, b| a.loss.total_cmp(&b.loss));
-    let place = |p: &Point<'_>| 1 + ranked.iter().position(|q| q.label == p.label).unwrap_or(0);
+    let place = |p: &Point<'_>| {
+        1 + ranked
+            .iter()
+            .position(|q| q.entry.label == p.entry.label)
+            .unwrap_or(0)
+    };
     let n = ranked.len();
     let mut out = Vec::new();
     for p in points {
-        let c = &p.summary.config;
+        let c = p.entry.config;
         let moved = c.moments != MomentPolicy::Keep || c.align;
         if c.optimizer != OptimizerKind::Galore || !moved {
             continue;
         }
         let twin = points.iter().find(|q| {
-            let d = &q.summary.config;
+            let d = q.entry.config;
             d.optimizer == OptimizerKind::Galore
                 && d.moments == MomentPolicy::Keep
                 && !d.align
@@ -123,14 +148,18 @@ fn transport(points: &[Point<'_>]) -> Vec<String> {
         out.push(match twin {
             Some(q) => {
                 let (a, b) = (place(p), place(q));
+                let ci = stats::paired_t(&paired_diffs(&p.entry.finals, &q.entry.finals));
                 format!(
-                    "Moment transport: {} ({what}) ends at {:.4}, {:+.4} against {} ({:.4}), \
-                     and ranks {a} of {n} by held-out loss where the kept moments rank {b}: {}.",
-                    p.label,
+                    "Moment transport: {} ({what}) ends at {:.4}, {:+.4} against {} ({:.4}; \
+                     paired 95% CI {}: {}), and ranks {a} of {n} by held-out loss where the \
+                     kept moments rank {b}: {}.",
+                    p.entry.label,
                     p.loss,
                     p.loss - q.loss,
-                    q.label,
+                    q.entry.label,
                     q.loss,
+                    ci_text(&ci),
+                    verdict(&ci),
                     if a == b {
                         "the ranking is unchanged"
                     } else {
@@ -142,7 +171,7 @@ fn transport(points: &[Point<'_>]) -> Vec<String> {
                 "Moment transport: {} ({what}) ends at {:.4}, rank {} of {n}; no run of the \
                  same method, gap and params keeps its moments, so there is nothing to compare \
                  it with.",
-                p.label,
+                p.entry.label,
                 p.loss,
                 place(p)
             ),
@@ -154,52 +183,24 @@ fn transport(points: &[Point<'_>]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use llama::session::{MemoryReport, TrainConfig};
 
-    fn run(label: &str, seconds: f64, mb: usize, loss: f32, config: TrainConfig) -> TrainOutcome {
-        let memory = MemoryReport {
-            parameters: 0,
-            weights_bytes: 0,
-            gradient_bytes: 0,
-            optimizer_state_bytes: 0,
-            activation_bytes: 0,
-            activation_checkpointing: false,
-            subspace_workspace_bytes: 0,
-            subspace_device_bytes_predicted: None,
-            subspace_device_bytes_measured: None,
-            accounted_bytes: mb * 1_000_000,
-            peak_rss_bytes: None,
-            peak_rss_note: String::new(),
-            paper_bf16_weights_bytes: 0,
-            paper_bf16_state_bytes: 0,
-        };
-        let summary = TrainSummary {
-            run: label.into(),
+    fn run<'a>(
+        label: &'a str,
+        seconds: f64,
+        mb: usize,
+        losses: &[f64],
+        config: &'a TrainConfig,
+    ) -> Entry<'a> {
+        Entry {
+            label,
             config,
-            steps: 10,
-            final_train_loss: loss,
-            final_eval_loss: Some(loss),
-            median_step_seconds: seconds,
-            median_seconds_forward: 0.0,
-            median_seconds_backward: 0.0,
-            median_seconds_subspace: 0.0,
-            median_seconds_update: 0.0,
-            tokens_per_second: 0.0,
-            subspace_calls: 0,
-            memory,
-            recorded: Vec::new(),
-        };
-        TrainOutcome {
-            stage: "s".into(),
-            label: label.into(),
-            status: crate::runner::Status::Ok,
-            error: String::new(),
-            dir: "/".into(),
-            summary: Some(summary),
-            steps: Vec::new(),
-            energy_j: None,
-            energy_per_step_j: None,
-            energy_note: String::new(),
+            seconds,
+            bytes: (mb * 1_000_000) as f64,
+            finals: losses
+                .iter()
+                .enumerate()
+                .map(|(i, l)| (i as u64, *l))
+                .collect(),
         }
     }
 
@@ -220,33 +221,21 @@ mod tests {
             optimizer: OptimizerKind::Adamw,
             ..TrainConfig::default()
         };
+        let (svd, rot, rrf) = (
+            galore("svd", MomentPolicy::Keep, false),
+            galore("svd", MomentPolicy::Rotate, true),
+            galore("rrf", MomentPolicy::Keep, false),
+        );
+        // Two seeds each; svd-rotate − svd per seed: -0.1, -0.3 (mean -0.2,
+        // s = 0.1414, half-width 12.706 · 0.1414 / √2 = 1.2706).
         let runs = [
             // fast and cheap but worst; slow and best; dominated by "svd-rotate".
-            run("adamw", 0.5, 300, 3.0, adamw),
-            run(
-                "svd",
-                1.2,
-                250,
-                2.8,
-                galore("svd", MomentPolicy::Keep, false),
-            ),
-            run(
-                "svd-rotate",
-                1.1,
-                240,
-                2.6,
-                galore("svd", MomentPolicy::Rotate, true),
-            ),
-            run(
-                "rrf",
-                0.7,
-                200,
-                2.7,
-                galore("rrf", MomentPolicy::Keep, false),
-            ),
+            run("adamw", 0.5, 300, &[3.0, 3.0], &adamw),
+            run("svd", 1.2, 250, &[2.8, 2.8], &svd),
+            run("svd-rotate", 1.1, 240, &[2.7, 2.5], &rot),
+            run("rrf", 0.7, 200, &[2.7, 2.7], &rrf),
         ];
-        let refs: Vec<&TrainOutcome> = runs.iter().collect();
-        let text = stage(&refs);
+        let text = stage(&runs);
         // Per second: adamw (0.5 s), rrf (0.7 s, 2.7), svd-rotate (1.1 s, 2.6);
         // svd is slower and worse than svd-rotate.
         assert!(
@@ -262,15 +251,17 @@ mod tests {
             text.contains("memory): rrf (200.0 MB, 2.7000), svd-rotate (240.0 MB, 2.6000)."),
             "{text}"
         );
-        // Ranked by loss: svd-rotate 1, rrf 2, svd 3, adamw 4.
+        // Ranked by loss: svd-rotate 1, rrf 2, svd 3, adamw 4; the paired
+        // interval [-1.4706, 1.0706] holds 0.
         assert!(
             text.contains(
                 "svd-rotate (moments = \"rotate\", align = true) ends at 2.6000, -0.2000 \
-                 against svd (2.8000), and ranks 1 of 4 by held-out loss where the kept moments \
-                 rank 3: it changes the ranking."
+                 against svd (2.8000; paired 95% CI [-1.4706, +1.0706]: no difference \
+                 detected), and ranks 1 of 4 by held-out loss where the kept moments rank 3: \
+                 it changes the ranking."
             ),
             "{text}"
         );
-        assert_eq!(stage(&refs[..1]), "", "one run has no verdict");
+        assert_eq!(stage(&runs[..1]), "", "one run has no verdict");
     }
 }

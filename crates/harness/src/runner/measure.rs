@@ -139,6 +139,10 @@ pub fn measure(case: &Case<'_>, meter: &mut Meter) -> Row {
     row.time_median_s = Some(median);
     row.time_min_s = sorted.first().copied();
     row.time_max_s = sorted.last().copied();
+    if let Ok(ci) = crate::stats::bootstrap_median(&samples, row.seed) {
+        row.time_median_lo_s = Some(ci.lo);
+        row.time_median_hi_s = Some(ci.hi);
+    }
     row.samples_s = samples;
     row.flops = Some(basis.info.flops);
     if median > 0.0 {

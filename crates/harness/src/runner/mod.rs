@@ -209,10 +209,7 @@ impl Done {
         match &self.sources {
             None => {
                 for (i, job) in suite.trainings.iter().enumerate() {
-                    let ran = self
-                        .trainings
-                        .iter()
-                        .any(|t| t.stage == job.stage && t.label == job.label);
+                    let ran = self.trainings.iter().any(|t| t.is_of(job));
                     if owns_run(i) && !ran {
                         out.push(format!("training {}", job.id()));
                     }

@@ -182,6 +182,10 @@ pub struct Row {
     pub time_median_s: Option<f64>,
     pub time_min_s: Option<f64>,
     pub time_max_s: Option<f64>,
+    /// The 95% percentile bootstrap interval of the median call time over
+    /// the repeats ([`crate::stats::bootstrap_median`], seeded by `seed`).
+    pub time_median_lo_s: Option<f64>,
+    pub time_median_hi_s: Option<f64>,
     pub flops: Option<f64>,
     pub gflops: Option<f64>,
     /// faer's GEMM rate at this thread count, measured in this run.
@@ -246,6 +250,8 @@ impl Row {
             time_median_s: None,
             time_min_s: None,
             time_max_s: None,
+            time_median_lo_s: None,
+            time_median_hi_s: None,
             flops: None,
             gflops: None,
             gemm_gflops: None,

@@ -1,6 +1,8 @@
 //! A suite's training runs, first of a run: every `[[stage]]` × `[[run]]`
-//! in order under `<dir>/train/<stage>/<run>/`, each run's steps appended to
-//! `<dir>/training.csv` (its run column `<stage>/<run>`) and its outcome to
+//! (× seed, with `seeds`) in order under `<dir>/train/<stage>/<run>/`
+//! (`…/seed-<N>/` with `seeds`), each run's steps appended to
+//! `<dir>/training.csv` (its run column the run's [`TrainJob::id`], its last
+//! column `seed` the run's seed) and its outcome to
 //! `<dir>/training.json` as it finishes. A run that fails is an outcome with
 //! [`Status::Error`] and the reason; the others still run. The energy meter,
 //! where one exists, reads around the whole run. A shard (`marks`) runs
@@ -15,13 +17,17 @@ use subspace::Registry;
 use super::RunOptions;
 use super::row::Status;
 use crate::power::Meter;
-use crate::suite::Suite;
+use crate::suite::{Suite, TrainJob, run_id};
 
 /// What one training run of a suite produced.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TrainOutcome {
     pub stage: String,
     pub label: String,
+    /// The seed of this repeat of a run with `seeds`; `None` without (then
+    /// the seed is the summary's `config.seed`).
+    #[serde(default)]
+    pub seed: Option<u64>,
     /// [`Status::Ok`], or [`Status::Error`] with `error` saying why.
     pub status: Status,
     pub error: String,
@@ -35,6 +41,24 @@ pub struct TrainOutcome {
     pub energy_j: Option<f64>,
     pub energy_per_step_j: Option<f64>,
     pub energy_note: String,
+}
+
+impl TrainOutcome {
+    /// The run's name in reports, as its job's ([`TrainJob::id`]).
+    pub fn id(&self) -> String {
+        run_id(&self.stage, &self.label, self.seed)
+    }
+
+    /// Whether this is the outcome of `job`.
+    pub fn is_of(&self, job: &TrainJob) -> bool {
+        self.stage == job.stage && self.label == job.label && self.seed == job.seed
+    }
+}
+
+/// training.csv's last column.
+#[derive(Serialize)]
+struct SeedColumn {
+    seed: u64,
 }
 
 /// A file- and shell-safe directory name for a run label.
@@ -76,10 +100,13 @@ pub fn run_trainings(
         if marks.as_deref().is_some_and(|m| !m.part.owns_training(i)) {
             continue;
         }
-        let run_dir = dir
+        let mut run_dir = dir
             .join("train")
             .join(dir_name(&job.stage))
             .join(dir_name(&job.label));
+        if let Some(seed) = job.seed {
+            run_dir = run_dir.join(format!("seed-{seed}"));
+        }
         eprintln!(
             "training {}/{total}: {} ({} × {} steps, B = {}, T = {}) → {}",
             i + 1,
@@ -109,6 +136,7 @@ pub fn run_trainings(
         let mut outcome = TrainOutcome {
             stage: job.stage.clone(),
             label: job.label.clone(),
+            seed: job.seed,
             status: Status::Ok,
             error: String::new(),
             dir: run_dir,
@@ -145,7 +173,12 @@ pub fn run_trainings(
             // The run column names the stage too: "<stage>/<run>".
             let mut row = row.clone();
             row.run = job.id();
-            csv.serialize(&row)?;
+            csv.serialize((
+                &row,
+                SeedColumn {
+                    seed: job.config.seed,
+                },
+            ))?;
         }
         csv.flush()
             .with_context(|| format!("cannot write {}", csv_path.display()))?;

@@ -44,14 +44,10 @@ pub fn read(suite: &Suite, dirs: &[PathBuf]) -> anyhow::Result<Trained> {
         let outcomes: Vec<TrainOutcome> = serde_json::from_str(&text)
             .with_context(|| format!("{} is not a training record of this lab", path.display()))?;
         for o in outcomes {
-            if let Some((_, first)) = found
-                .iter()
-                .find(|(f, _)| f.stage == o.stage && f.label == o.label)
-            {
+            if let Some((_, first)) = found.iter().find(|(f, _)| f.id() == o.id()) {
                 bail!(
-                    "training run {}/{} is in both {} and {}; give each run once: {fix}",
-                    o.stage,
-                    o.label,
+                    "training run {} is in both {} and {}; give each run once: {fix}",
+                    o.id(),
                     first.display(),
                     dir.display()
                 );
@@ -62,10 +58,7 @@ pub fn read(suite: &Suite, dirs: &[PathBuf]) -> anyhow::Result<Trained> {
     let mut out = Vec::new();
     let mut missing = Vec::new();
     for job in &suite.trainings {
-        match found
-            .iter()
-            .position(|(o, _)| o.stage == job.stage && o.label == job.label)
-        {
+        match found.iter().position(|(o, _)| o.is_of(job)) {
             Some(i) => out.push(found.swap_remove(i).0),
             None => missing.push(job.id()),
         }

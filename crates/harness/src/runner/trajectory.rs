@@ -54,9 +54,7 @@ pub fn recordings(
     runs.iter()
         .map(|id| {
             let job = suite.trainings.iter().find(|j| j.id() == *id);
-            let outcome = trainings
-                .iter()
-                .find(|t| format!("{}/{}", t.stage, t.label) == *id);
+            let outcome = trainings.iter().find(|t| t.id() == *id);
             let recording = match (job, outcome) {
                 (Some(job), Some(t)) => match &t.summary {
                     Some(summary) => {

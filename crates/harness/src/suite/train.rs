@@ -2,6 +2,13 @@
 //! validated training config (`[train]`, then the stage's keys, then the
 //! run's; later keys win), and `compare_to`, the run the report's conclusion
 //! compares the others with.
+//!
+//! `seeds = [0, 1, …]` (at any of the three levels; the latest wins) makes
+//! each run one training run per seed, the seed setting its init, data order
+//! and every sketch; it replaces `seed`. Only the first seed records
+//! gradients (`record = true`): the recorded-gradient rows measure subspace
+//! methods, which more seeds would only repeat. Without `seeds` a run is one
+//! training run of its `seed`, exactly as before.
 
 use llama::optim::MomentPolicy;
 use llama::session::{OptimizerKind, TrainConfig};
@@ -15,15 +22,73 @@ pub struct TrainJob {
     pub stage: String,
     /// The run's label within its stage.
     pub label: String,
+    /// The seed of this repeat when the run has `seeds` (it is
+    /// `config.seed` too); `None` without `seeds`.
+    pub seed: Option<u64>,
     pub config: TrainConfig,
 }
 
 impl TrainJob {
-    /// `<stage>/<label>`: the run's directory under `train/` and its name in
-    /// reports.
+    /// `<stage>/<label>`, and `/seed-<N>` with `seeds`: the run's directory
+    /// under `train/` and its name in reports.
     pub fn id(&self) -> String {
-        format!("{}/{}", self.stage, self.label)
+        run_id(&self.stage, &self.label, self.seed)
     }
+}
+
+/// `<stage>/<label>`, and `/seed-<N>` for a seed of a run with `seeds`.
+pub fn run_id(stage: &str, label: &str, seed: Option<u64>) -> String {
+    match seed {
+        Some(s) => format!("{stage}/{label}/seed-{s}"),
+        None => format!("{stage}/{label}"),
+    }
+}
+
+/// The `seeds` of a run's merged keys, removed from them: `None` when no
+/// level sets it. `where_` names the run in errors.
+fn take_seeds(levels: [&mut toml::Table; 3], where_: &str) -> Result<Option<Vec<u64>>, String> {
+    let mut seeds = None;
+    for level in levels {
+        if let Some(v) = level.remove("seeds") {
+            if level.contains_key("seed") {
+                return Err(format!(
+                    "{where_}: `seed` and `seeds` in the same table; keep one (`seeds = [0, 1, 2]` \
+                     runs one training run per seed)"
+                ));
+            }
+            seeds = Some(v);
+        }
+    }
+    seeds.map(|v| seeds_of(v, where_)).transpose()
+}
+
+/// A `seeds` value as distinct non-negative seeds, in order; `where_` names
+/// it in the error.
+pub fn seeds_of(v: toml::Value, where_: &str) -> Result<Vec<u64>, String> {
+    let bad = || {
+        format!(
+            "{where_}: `seeds` must be a non-empty array of distinct non-negative integers, \
+             e.g. `seeds = [0, 1, 2]`"
+        )
+    };
+    let toml::Value::Array(items) = v else {
+        return Err(bad());
+    };
+    let mut out: Vec<u64> = Vec::new();
+    for item in items {
+        let seed = item
+            .as_integer()
+            .and_then(|i| u64::try_from(i).ok())
+            .ok_or_else(bad)?;
+        if out.contains(&seed) {
+            return Err(bad());
+        }
+        out.push(seed);
+    }
+    if out.is_empty() {
+        return Err(bad());
+    }
+    Ok(out)
 }
 
 /// The run of each stage that the conclusion compares every other with
@@ -78,6 +143,10 @@ pub(super) fn train_jobs(file: &SuiteFile, registry: &Registry) -> Result<Vec<Tr
             let mut stage_keys = stage.clone();
             stage_keys.remove("name");
             let mut run_keys = run.clone();
+            let seeds = take_seeds(
+                [&mut table, &mut stage_keys, &mut run_keys],
+                &format!("[[stage]] {stage_name:?} × [[run]] #{}", ri + 1),
+            )?;
             let record = match run_keys.remove("record") {
                 None => false,
                 Some(toml::Value::Boolean(b)) => b,
@@ -110,18 +179,38 @@ pub(super) fn train_jobs(file: &SuiteFile, registry: &Registry) -> Result<Vec<Tr
             config
                 .validate(registry)
                 .map_err(|e| format!("[[stage]] {stage_name:?} × [[run]] #{}: {e}", ri + 1))?;
-            let job = TrainJob {
-                stage: stage_name.clone(),
-                label: config.label(),
-                config,
-            };
-            if jobs.iter().any(|j| j.id() == job.id()) {
+            let label = config.label();
+            if jobs
+                .iter()
+                .any(|j| j.stage == stage_name && j.label == label)
+            {
                 return Err(format!(
                     "two training runs are called {:?}; give one a `name`",
-                    job.id()
+                    run_id(&stage_name, &label, None)
                 ));
             }
-            jobs.push(job);
+            let Some(seeds) = seeds else {
+                jobs.push(TrainJob {
+                    stage: stage_name.clone(),
+                    label,
+                    seed: None,
+                    config,
+                });
+                continue;
+            };
+            for (k, &seed) in seeds.iter().enumerate() {
+                let mut config = config.clone();
+                config.seed = seed;
+                if k > 0 {
+                    config.record_steps.clear();
+                }
+                jobs.push(TrainJob {
+                    stage: stage_name.clone(),
+                    label: label.clone(),
+                    seed: Some(seed),
+                    config,
+                });
+            }
         }
     }
     Ok(jobs)

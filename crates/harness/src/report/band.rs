@@ -1,0 +1,221 @@
+//! Loss curves over seeds for `index.html`: per run, the mean over its
+//! seeds at each point and a shaded min–max band of the seeds around it.
+//!
+//! Seeds of one run share the evaluation schedule, so point `i` of every
+//! seed is the same step; against wall seconds, `x` is the seeds' mean too.
+//! A run of one seed is its own curve with no band.
+
+use std::collections::BTreeMap;
+
+use plotters::prelude::*;
+
+use crate::runner::TrainOutcome;
+
+/// One run's curve: name, mean points, and the band's (x, min, max).
+pub(super) type Banded = (String, Vec<(f64, f64)>, Vec<(f64, f64, f64)>);
+
+/// Per stage, every run's [`Banded`] curve of train or held-out loss
+/// against steps or wall seconds.
+pub(super) fn seed_curves(
+    trainings: &[TrainOutcome],
+    held_out: bool,
+    against_seconds: bool,
+) -> BTreeMap<String, Vec<Banded>> {
+    // stage → [(label, [seed's points])]
+    let mut runs: BTreeMap<String, Vec<(String, Vec<Vec<(f64, f64)>>)>> = BTreeMap::new();
+    for t in trainings {
+        let pts: Vec<(f64, f64)> = t
+            .steps
+            .iter()
+            .filter_map(|r| {
+                let y = if held_out { r.eval_loss? } else { r.train_loss };
+                let x = if against_seconds {
+                    r.seconds_elapsed
+                } else {
+                    (r.step + 1) as f64
+                };
+                Some((x, f64::from(y)))
+            })
+            .collect();
+        if pts.is_empty() {
+            continue;
+        }
+        let stage = runs.entry(t.stage.clone()).or_default();
+        match stage.iter_mut().find(|(l, _)| *l == t.label) {
+            Some((_, seeds)) => seeds.push(pts),
+            None => stage.push((t.label.clone(), vec![pts])),
+        }
+    }
+    runs.into_iter()
+        .map(|(stage, labels)| {
+            let curves = labels
+                .into_iter()
+                .map(|(label, seeds)| {
+                    let n = seeds.iter().map(Vec::len).min().unwrap_or(0);
+                    let mut mean = Vec::with_capacity(n);
+                    let mut band = Vec::with_capacity(n);
+                    for i in 0..n {
+                        let k = seeds.len() as f64;
+                        let x = seeds.iter().map(|s| s[i].0).sum::<f64>() / k;
+                        let ys = seeds.iter().map(|s| s[i].1);
+                        let lo = ys.clone().fold(f64::INFINITY, f64::min);
+                        let hi = ys.clone().fold(f64::NEG_INFINITY, f64::max);
+                        mean.push((x, ys.sum::<f64>() / k));
+                        band.push((x, lo, hi));
+                    }
+                    let name = match seeds.len() {
+                        1 => label,
+                        k => format!("{label} (mean, min–max of {k} seeds)"),
+                    };
+                    if seeds.len() == 1 {
+                        band.clear();
+                    }
+                    (name, mean, band)
+                })
+                .collect();
+            (stage, curves)
+        })
+        .collect()
+}
+
+/// An SVG figure of `curves`, each in `color(i)`, its band shaded.
+pub(super) fn band_figure(
+    page: &mut String,
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    curves: &[Banded],
+    color: impl Fn(usize) -> RGBAColor,
+) -> anyhow::Result<()> {
+    let pts = curves
+        .iter()
+        .flat_map(|c| {
+            c.1.iter()
+                .copied()
+                .chain(c.2.iter().flat_map(|b| [(b.0, b.1), (b.0, b.2)]))
+        })
+        .filter(|p| p.0.is_finite() && p.1.is_finite());
+    let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
+    for (x, y) in pts {
+        (x0, x1, y0, y1) = (x0.min(x), x1.max(x), y0.min(y), y1.max(y));
+    }
+    if x0 > x1 || y0 > y1 {
+        return Ok(());
+    }
+    let pad = |a: f64, b: f64| {
+        let d = (b - a).abs().max(b.abs() * 0.05).max(1e-12);
+        (a - 0.05 * d, b + 0.05 * d)
+    };
+    let ((x0, x1), (y0, y1)) = (pad(x0, x1), pad(y0, y1));
+    let err = |e| anyhow::anyhow!("{e:?}");
+    let mut svg = String::new();
+    {
+        let root =
+            SVGBackend::with_string(&mut svg, (super::html::W, super::html::H)).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 16))
+            .margin(10)
+            .x_label_area_size(40)
+            .y_label_area_size(60)
+            .build_cartesian_2d(x0..x1, y0..y1)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc(x_label)
+            .y_desc(y_label)
+            .draw()
+            .map_err(err)?;
+        for (i, (name, mean, band)) in curves.iter().enumerate() {
+            let c = color(i);
+            if !band.is_empty() {
+                let outline: Vec<(f64, f64)> = band
+                    .iter()
+                    .map(|b| (b.0, b.2))
+                    .chain(band.iter().rev().map(|b| (b.0, b.1)))
+                    .collect();
+                chart
+                    .draw_series(std::iter::once(Polygon::new(outline, c.mix(0.2).filled())))
+                    .map_err(err)?;
+            }
+            chart
+                .draw_series(LineSeries::new(mean.iter().copied(), c))
+                .map_err(err)?
+                .label(name.as_str())
+                .legend(move |(x, y)| PathElement::new([(x - 5, y), (x + 5, y)], c));
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()
+            .map_err(err)?;
+        root.present().map_err(err)?;
+    }
+    super::html::push_figure(page, &svg, title);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runner::Status;
+    use llama::session::StepRow;
+
+    fn outcome(label: &str, losses: &[f32]) -> TrainOutcome {
+        TrainOutcome {
+            stage: "s".into(),
+            label: label.into(),
+            seed: None,
+            status: Status::Ok,
+            error: String::new(),
+            dir: "x".into(),
+            summary: None,
+            steps: losses
+                .iter()
+                .enumerate()
+                .map(|(step, &l)| StepRow {
+                    run: label.into(),
+                    step,
+                    tokens: 0,
+                    train_loss: l,
+                    eval_loss: Some(l),
+                    lr: 0.0,
+                    grad_norm: 0.0,
+                    seconds_forward: 0.0,
+                    seconds_backward: 0.0,
+                    seconds_subspace: 0.0,
+                    seconds_update: 0.0,
+                    seconds_elapsed: step as f64,
+                    optimizer_state_bytes: 0,
+                })
+                .collect(),
+            energy_j: None,
+            energy_per_step_j: None,
+            energy_note: String::new(),
+        }
+    }
+
+    #[test]
+    fn mean_and_min_max_over_seeds() {
+        let runs = [
+            outcome("a", &[4.0, 3.0]),
+            outcome("a", &[2.0, 1.0]),
+            outcome("a", &[3.0, 5.0]),
+            outcome("b", &[1.0, 1.0]),
+        ];
+        let curves = seed_curves(&runs, true, false);
+        let s = &curves["s"];
+        assert_eq!(s[0].0, "a (mean, min–max of 3 seeds)");
+        assert_eq!(s[0].1, [(1.0, 3.0), (2.0, 3.0)]);
+        assert_eq!(s[0].2, [(1.0, 2.0, 4.0), (2.0, 1.0, 5.0)]);
+        assert_eq!(s[1].0, "b");
+        assert!(s[1].2.is_empty());
+        let mut page = String::new();
+        band_figure(&mut page, "t", "x", "y", s, |i| {
+            Palette99::pick(i).to_rgba()
+        })
+        .unwrap();
+        assert!(page.contains("<svg") && page.contains("polygon"), "{page}");
+    }
+}

@@ -1,0 +1,446 @@
+//! The conclusion of a training report: per stage, every run (all its seeds
+//! together) against AdamW and against the comparison run ([`CompareTo`]).
+//!
+//! - Δ loss: final held-out loss minus the comparison run's, paired by seed
+//!   (the same seed gives both the same init, data order and sketches), its
+//!   mean with a 95% Student t interval over the pairs
+//!   ([`stats::paired_t`]); "no difference detected" when the interval
+//!   holds 0, and "CI unavailable" (never an invented interval) with fewer
+//!   than 2 pairs. A run of one seed is paired with a comparison run of one
+//!   seed whatever their seeds, as before seeds existed.
+//! - Overhead: the median of the run's per-step times over AdamW's, both
+//!   pooled over seeds (each seed's first step left out, as the summaries'
+//!   medians do), with a percentile bootstrap 95% interval
+//!   ([`stats::bootstrap_ratio`], seed [`BOOTSTRAP_SEED`]).
+//! - Time-to-quality: the first step (1-based: steps taken) and the wall
+//!   seconds at which the held-out loss reaches the target (`target_loss`,
+//!   by default the comparison run's final held-out loss, mean over its
+//!   seeds), mean over the seeds that reach it.
+//! - Mean ± CI: final held-out and train loss over seeds (t interval).
+
+use std::fmt::Write as _;
+
+use llama::session::{OptimizerKind, TrainSummary};
+
+use super::training::late_step_accuracy;
+use crate::runner::{Row, TrainOutcome};
+use crate::stats::{self, Interval};
+use crate::suite::CompareTo;
+
+/// The seed of the conclusion's bootstrap resampling.
+pub const BOOTSTRAP_SEED: u64 = 0;
+
+/// The runs of one label in one stage: its seeds' outcomes, in suite order.
+struct Group<'a> {
+    label: &'a str,
+    outcomes: Vec<&'a TrainOutcome>,
+}
+
+impl Group<'_> {
+    fn ok(&self) -> impl Iterator<Item = (&TrainOutcome, &TrainSummary)> {
+        self.outcomes
+            .iter()
+            .filter_map(|t| Some((*t, t.summary.as_ref()?)))
+    }
+
+    /// (seed, final held-out loss) of each seed that has one.
+    fn finals(&self) -> Vec<(u64, f64)> {
+        self.ok()
+            .filter_map(|(t, s)| {
+                Some((
+                    t.seed.unwrap_or(s.config.seed),
+                    f64::from(s.final_eval_loss?),
+                ))
+            })
+            .collect()
+    }
+
+    /// Every seed's per-step `f`, the first step of each left out; a seed
+    /// without its steps (a report read back without training.csv) gives
+    /// its summary's median instead.
+    fn pooled(
+        &self,
+        f: impl Fn(&llama::session::StepRow) -> f64,
+        median: fn(&TrainSummary) -> f64,
+    ) -> Vec<f64> {
+        let mut out = Vec::new();
+        for (t, s) in self.ok() {
+            if t.steps.is_empty() {
+                out.push(median(s));
+            } else {
+                let skip = usize::from(t.steps.len() > 1);
+                out.extend(t.steps.iter().skip(skip).map(&f));
+            }
+        }
+        out
+    }
+
+    fn step_times(&self) -> Vec<f64> {
+        self.pooled(
+            |r| r.seconds_forward + r.seconds_backward + r.seconds_subspace + r.seconds_update,
+            |s| s.median_step_seconds,
+        )
+    }
+
+    fn subspace_times(&self) -> Vec<f64> {
+        self.pooled(|r| r.seconds_subspace, |s| s.median_seconds_subspace)
+    }
+}
+
+/// The runs of `stage` grouped by label, in order of first appearance.
+fn groups<'a>(trainings: &'a [TrainOutcome], stage: &str) -> Vec<Group<'a>> {
+    let mut out: Vec<Group<'a>> = Vec::new();
+    for t in trainings.iter().filter(|t| t.stage == stage) {
+        match out.iter_mut().find(|g| g.label == t.label) {
+            Some(g) => g.outcomes.push(t),
+            None => out.push(Group {
+                label: &t.label,
+                outcomes: vec![t],
+            }),
+        }
+    }
+    out
+}
+
+/// The paired differences `run − reference` of the final held-out losses.
+pub(super) fn paired_diffs(run: &[(u64, f64)], reference: &[(u64, f64)]) -> Vec<f64> {
+    if let ([(_, x)], [(_, r)]) = (run, reference) {
+        return vec![x - r];
+    }
+    run.iter()
+        .filter_map(|(seed, x)| {
+            let (_, r) = reference.iter().find(|(s, _)| s == seed)?;
+            Some(x - r)
+        })
+        .collect()
+}
+
+pub(super) fn ci_text(ci: &Result<Interval, stats::Unavailable>) -> String {
+    match ci {
+        Ok(c) => format!("[{:+.4}, {:+.4}]", c.lo, c.hi),
+        Err(e) => e.to_string(),
+    }
+}
+
+pub(super) fn verdict(ci: &Result<Interval, stats::Unavailable>) -> &'static str {
+    match ci {
+        Ok(c) if c.contains(0.0) => "no difference detected",
+        Ok(c) if c.hi < 0.0 => "lower loss",
+        Ok(_) => "higher loss",
+        Err(_) => "–",
+    }
+}
+
+/// "mean ± half-width" of `v` over seeds, or the mean alone with one seed.
+fn mean_pm(v: &[f64]) -> String {
+    match v.len() {
+        0 => "–".into(),
+        1 => format!("{:.4}", v[0]),
+        _ => match stats::paired_t(v) {
+            Ok(c) => format!("{:.4} ± {:.4}", c.estimate, c.hi - c.estimate),
+            Err(e) => e.to_string(),
+        },
+    }
+}
+
+/// The first (steps taken, wall seconds) at which `t`'s held-out loss is
+/// at most `target`.
+fn reaches(t: &TrainOutcome, target: f64) -> Option<(f64, f64)> {
+    t.steps
+        .iter()
+        .find(|r| r.eval_loss.is_some_and(|e| f64::from(e) <= target))
+        .map(|r| ((r.step + 1) as f64, r.seconds_elapsed))
+}
+
+/// Time-to-quality cells (steps, seconds) of `g`.
+fn time_to_quality(g: &Group<'_>, target: Option<f64>) -> (String, String) {
+    let Some(target) = target else {
+        return ("–".into(), "–".into());
+    };
+    let runs: Vec<&TrainOutcome> = g.ok().map(|(t, _)| t).collect();
+    let hit: Vec<(f64, f64)> = runs.iter().filter_map(|t| reaches(t, target)).collect();
+    if hit.is_empty() {
+        return ("not reached".into(), "not reached".into());
+    }
+    let n = hit.len() as f64;
+    let (steps, secs) = (
+        hit.iter().map(|h| h.0).sum::<f64>() / n,
+        hit.iter().map(|h| h.1).sum::<f64>() / n,
+    );
+    let of = if hit.len() < runs.len() {
+        format!(" ({} of {} seeds)", hit.len(), runs.len())
+    } else {
+        String::new()
+    };
+    (format!("{steps:.0}{of}"), format!("{secs:.1}{of}"))
+}
+
+/// The conclusion of `trainings` against `compare_to`, named in prose
+/// `reference_name` and in the table `reference_head`, time-to-quality
+/// aiming at `target_loss` (see the module doc).
+pub fn conclusion(
+    out: &mut String,
+    trainings: &[TrainOutcome],
+    rows: &[Row],
+    compare_to: &CompareTo,
+    target_loss: Option<f64>,
+    (reference_name, reference_head): (&str, &str),
+) {
+    let _ = writeln!(
+        out,
+        "## Conclusion\n\n\
+         Generated from this run's numbers; every run with `seeds` is all its seeds together. \
+         Overhead: median per-step time over AdamW's in the same stage (same model, data and \
+         schedule), both pooled over seeds, with a bootstrap 95% interval ({} resamples). \
+         Subspace share: the subspace computations' part of the median step. Δ loss: final \
+         held-out loss minus {reference_name}'s (negative is better), mean over seeds paired by \
+         seed, with its 95% Student t interval (\"no difference detected\" when it holds 0; \
+         unavailable below 2 seeds). err_fro: the median over the gradients recorded at the \
+         stage's last recorded step of the method's err_fro at the suite's largest rank (1 = \
+         the optimal rank-k subspace; a gradient of rank below k is measured against the f32 \
+         roundoff floor, which the median keeps from swamping the figure). At T = 1 the \
+         moments are kept across refreshes in the coordinates of the previous basis, so even \
+         two exact methods (svd, lanczos) can end apart: their bases differ in signs and \
+         rotations from step to step. Time to target: the first step (steps taken) and wall \
+         second at which the held-out loss reaches the target, mean over the seeds that \
+         reach it.\n",
+        stats::RESAMPLES
+    );
+    let kmax = rows.iter().map(|r| r.rank).max().unwrap_or(0);
+    let mut stages: Vec<&str> = Vec::new();
+    for t in trainings {
+        if !stages.contains(&t.stage.as_str()) {
+            stages.push(&t.stage);
+        }
+    }
+    for stage in stages {
+        let groups = groups(trainings, stage);
+        let adamw = groups.iter().find(|g| {
+            g.ok()
+                .next()
+                .is_some_and(|(_, s)| s.config.optimizer == OptimizerKind::Adamw)
+        });
+        let reference = groups.iter().find(|g| {
+            g.ok()
+                .next()
+                .is_some_and(|(t, s)| compare_to.is(&t.label, &s.config))
+        });
+        let adamw_times = adamw.map(Group::step_times).unwrap_or_default();
+        let ref_finals = reference.map(Group::finals).unwrap_or_default();
+        let target = target_loss.or_else(|| {
+            (!ref_finals.is_empty())
+                .then(|| ref_finals.iter().map(|x| x.1).sum::<f64>() / ref_finals.len() as f64)
+        });
+        if let Some((_, f)) = groups.iter().find_map(|g| g.ok().next()) {
+            let seeds = groups.iter().map(|g| g.outcomes.len()).max().unwrap_or(1);
+            let _ = writeln!(
+                out,
+                "### Stage `{stage}`: {} model, {} steps of B = {} × T = {}, {} thread(s), {} \
+                 seed(s)\n",
+                f.config.preset,
+                f.config.steps,
+                f.config.batch_size,
+                f.config.seq_len,
+                if f.config.threads == 0 {
+                    "all".to_string()
+                } else {
+                    f.config.threads.to_string()
+                },
+                seeds
+            );
+        }
+        let _ = writeln!(
+            out,
+            "Time-to-quality target: held-out loss ≤ {}.\n",
+            target.map_or(
+                "– (no comparison run finished; set `target_loss`)".into(),
+                |t| {
+                    format!(
+                        "{t:.4} ({})",
+                        if target_loss.is_some() {
+                            "the suite's `target_loss`".to_string()
+                        } else {
+                            format!("{reference_name}'s final held-out loss")
+                        }
+                    )
+                }
+            )
+        );
+        let _ = writeln!(
+            out,
+            "| run | step time s | overhead × AdamW [95% CI] | subspace share | final held-out \
+             loss | Δ loss vs {reference_head} | Δ loss 95% CI | median err_fro at k = {kmax}, \
+             late step | seeds | steps to target | s to target |\n\
+             |---|---|---|---|---|---|---|---|---|---|---|"
+        );
+        let mut sentences = Vec::new();
+        let mut entries = Vec::new();
+        for g in &groups {
+            let Some((first_t, first_s)) = g.ok().next() else {
+                let why = g.outcomes.first().map_or("", |t| t.error.as_str());
+                let _ = writeln!(
+                    out,
+                    "| {} | did not run: {} | | | | | | | {} | | |",
+                    g.label,
+                    why.replace('|', "\\|").replace('\n', " "),
+                    g.outcomes.len()
+                );
+                continue;
+            };
+            let times = g.step_times();
+            let step = (!times.is_empty()).then(|| stats::median(&times));
+            let overhead = stats::bootstrap_ratio(&times, &adamw_times, BOOTSTRAP_SEED).ok();
+            let share = step
+                .filter(|s| *s > 0.0)
+                .map(|s| stats::median(&g.subspace_times()) / s);
+            let finals = g.finals();
+            let diffs = paired_diffs(&finals, &ref_finals);
+            let dloss = (!diffs.is_empty()).then(|| diffs.iter().sum::<f64>() / diffs.len() as f64);
+            let ci = stats::paired_t(&diffs);
+            let is_reference = compare_to.is(&first_t.label, &first_s.config);
+            let acc = late_step_accuracy(rows, first_s, stage, kmax);
+            let (to_steps, to_secs) = time_to_quality(g, target);
+            let failed = g.outcomes.len() - g.ok().count();
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {}{} | {} | {} |",
+                g.label,
+                step.map_or("–".into(), |x| format!("{x:.3}")),
+                overhead.map_or("–".into(), |o| format!(
+                    "{:.2}× [{:.2}, {:.2}]",
+                    o.estimate, o.lo, o.hi
+                )),
+                share.map_or("–".into(), |x| format!("{:.1}%", 100.0 * x)),
+                mean_pm(&finals.iter().map(|x| x.1).collect::<Vec<_>>()),
+                dloss.map_or("–".into(), |x| format!("{x:+.4}")),
+                if is_reference {
+                    "reference".into()
+                } else if dloss.is_some() {
+                    format!("{} {}", ci_text(&ci), verdict(&ci))
+                } else {
+                    "–".into()
+                },
+                acc.map_or("–".into(), |(e, n, step)| format!(
+                    "{e:.4} ({n} matrices, step {step})"
+                )),
+                g.outcomes.len(),
+                if failed > 0 {
+                    format!(" ({failed} failed)")
+                } else {
+                    String::new()
+                },
+                to_steps,
+                to_secs,
+            );
+            if let Some(seconds) = step {
+                entries.push(super::verdict::Entry {
+                    label: g.label,
+                    config: &first_s.config,
+                    seconds,
+                    bytes: first_s.memory.accounted_bytes as f64,
+                    finals: finals.clone(),
+                });
+            }
+            let share_text = share.map_or("–".into(), |x| format!("{:.1}%", 100.0 * x));
+            let cost = |o: &Interval| {
+                format!(
+                    "{:.2}× AdamW's step time (95% CI {:.2}–{:.2})",
+                    o.estimate, o.lo, o.hi
+                )
+            };
+            if first_s.config.optimizer == OptimizerKind::Galore && !is_reference {
+                if let (Some(o), Some(d)) = (&overhead, dloss) {
+                    sentences.push(format!(
+                        "{} costs {} ({share_text} in subspace computations) and ends {d:+.4} \
+                         in held-out loss against {reference_name} ({}: {})",
+                        g.label,
+                        cost(o),
+                        ci_text(&ci),
+                        verdict(&ci),
+                    ));
+                }
+            } else if let (true, Some(o)) = (is_reference, &overhead) {
+                sentences.push(match compare_to {
+                    CompareTo::SvdEveryStep => format!(
+                        "GaLore+svd refreshing every step costs {} ({share_text} in the SVDs)",
+                        cost(o)
+                    ),
+                    CompareTo::Run(name) => format!(
+                        "{name}, the comparison run, costs {} ({share_text} in subspace \
+                         computations)",
+                        cost(o)
+                    ),
+                });
+            }
+        }
+        if !sentences.is_empty() {
+            let _ = writeln!(out, "\nIn this stage: {}.\n", sentences.join("; "));
+        } else {
+            out.push('\n');
+        }
+        let verdict = super::verdict::stage(&entries);
+        if !verdict.is_empty() {
+            let _ = writeln!(out, "{verdict}");
+        }
+        mean_ci_table(out, &groups);
+    }
+}
+
+/// The mean ± 95% CI table over seeds, for a stage with a run of ≥ 2 seeds.
+fn mean_ci_table(out: &mut String, groups: &[Group<'_>]) {
+    if groups.iter().all(|g| g.ok().count() < 2) {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "Mean ± 95% CI half-width over seeds (Student t; one seed: its value alone):\n\n\
+         | run | seeds | final held-out loss | final train loss | median step time s |\n\
+         |---|---|---|---|---|"
+    );
+    for g in groups {
+        let held: Vec<f64> = g.finals().iter().map(|x| x.1).collect();
+        let train: Vec<f64> = g.ok().map(|(_, s)| f64::from(s.final_train_loss)).collect();
+        let step: Vec<f64> = g.ok().map(|(_, s)| s.median_step_seconds).collect();
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} |",
+            g.label,
+            g.ok().count(),
+            mean_pm(&held),
+            mean_pm(&train),
+            mean_pm(&step),
+        );
+    }
+    out.push('\n');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pairs_by_seed_and_one_with_one() {
+        assert_eq!(paired_diffs(&[(3, 2.5)], &[(0, 2.0)]), [0.5]);
+        let d = paired_diffs(&[(0, 2.5), (1, 2.0), (2, 9.0)], &[(1, 1.5), (0, 2.0)]);
+        assert_eq!(d, [0.5, 0.5]);
+    }
+
+    #[test]
+    fn verdicts() {
+        let ci = |lo, hi| {
+            Ok(Interval {
+                estimate: 0.5 * (lo + hi),
+                lo,
+                hi,
+            })
+        };
+        assert_eq!(verdict(&ci(-0.1, 0.2)), "no difference detected");
+        assert_eq!(verdict(&ci(-0.3, -0.1)), "lower loss");
+        assert_eq!(verdict(&ci(0.1, 0.3)), "higher loss");
+        let one = stats::paired_t(&[0.1]);
+        assert_eq!(ci_text(&one), "CI unavailable: needs ≥ 2 seeds, has 1");
+        assert_eq!(mean_pm(&[2.0]), "2.0000");
+        // 3 seeds 1, 2, 3: mean 2, s = 1, half-width 4.3027 / √3 = 2.4841.
+        assert_eq!(mean_pm(&[1.0, 2.0, 3.0]), "2.0000 ± 2.4841");
+    }
+}
