@@ -491,7 +491,7 @@ fn a_run_with_error_rows_writes_its_report_and_exits_non_zero() {
     let mut vector = b"\x93NUMPY\x01\x00".to_vec();
     let header = "{'descr': '<f4', 'fortran_order': False, 'shape': (4,), }";
     let mut header = header.to_string();
-    while (10 + header.len() + 1) % 64 != 0 {
+    while !(10 + header.len() + 1).is_multiple_of(64) {
         header.push(' ');
     }
     header.push('\n');

@@ -243,7 +243,10 @@ fn memory_is_accounted_from_the_buffers() {
         })
         .sum();
     assert!(trackers > 0);
-    assert_eq!(adamw.paper_bf16_state_bytes, adamw.optimizer_state_bytes / 2);
+    assert_eq!(
+        adamw.paper_bf16_state_bytes,
+        adamw.optimizer_state_bytes / 2
+    );
     assert_eq!(
         galore.paper_bf16_state_bytes,
         (galore.optimizer_state_bytes - trackers) / 2

@@ -14,6 +14,9 @@ use crate::runner::TrainOutcome;
 /// One run's curve: name, mean points, and the band's (x, min, max).
 pub(super) type Banded = (String, Vec<(f64, f64)>, Vec<(f64, f64, f64)>);
 
+/// A run's label and each of its seeds' (x, loss) points.
+type SeedPoints = (String, Vec<Vec<(f64, f64)>>);
+
 /// Per stage, every run's [`Banded`] curve of train or held-out loss
 /// against steps or wall seconds.
 pub(super) fn seed_curves(
@@ -22,7 +25,7 @@ pub(super) fn seed_curves(
     against_seconds: bool,
 ) -> BTreeMap<String, Vec<Banded>> {
     // stage → [(label, [seed's points])]
-    let mut runs: BTreeMap<String, Vec<(String, Vec<Vec<(f64, f64)>>)>> = BTreeMap::new();
+    let mut runs: BTreeMap<String, Vec<SeedPoints>> = BTreeMap::new();
     for t in trainings {
         let pts: Vec<(f64, f64)> = t
             .steps
