@@ -387,6 +387,34 @@ fn a_trajectory_needs_a_recording_run_named_as_the_suite_names_it() {
         );
         assert!(parse(&text).is_ok(), "{run}");
     }
+    // With seeds only the first seed records: stage/name means its recording.
+    let seeded = SUITE.replace("name = \"tiny\"\n", "name = \"tiny\"\nseeds = [3, 4]\n");
+    for run in ["svd-T1", "tiny/svd-T1", "tiny/svd-T1/seed-3"] {
+        let text = seeded.replace(
+            "source = \"trajectory\"\ntensors",
+            &format!("source = \"trajectory\"\nrun = {run:?}\ntensors"),
+        );
+        let suite = parse(&text).unwrap_or_else(|e| panic!("{run}: {e}"));
+        let runs: Vec<&Vec<String>> = suite
+            .matrices
+            .iter()
+            .filter_map(|m| match m {
+                harness::suite::MatrixJob::Trajectory { runs, .. } => Some(runs),
+                _ => None,
+            })
+            .collect();
+        assert!(
+            runs.iter()
+                .all(|r| *r == &vec!["tiny/svd-T1/seed-3".to_string()]),
+            "{run}: {runs:?}"
+        );
+    }
+    let err = parse(&seeded.replace(
+        "source = \"trajectory\"\ntensors",
+        "source = \"trajectory\"\nrun = \"tiny/svd-T1/seed-4\"\ntensors",
+    ))
+    .unwrap_err();
+    assert!(err.contains("\"tiny/svd-T1/seed-3\""), "{err}");
     let err =
         parse(&SUITE.replace("record_steps = \"1..5\"", "record_steps = \"1..7\"")).unwrap_err();
     assert!(

@@ -11,7 +11,9 @@
 //!
 //! [[matrix]]
 //! source = "trajectory"
-//! run = "galore-svd-T200"      # optional: one recording run (name or stage/name)
+//! run = "galore-svd-T200"      # optional: one recording run (name or stage/name;
+//!                              # a run with `seeds` records its first seed only,
+//!                              # so stage/name is that seed's recording)
 //! tensors = "*mlp*"            # optional glob on tensor names
 //! ```
 //!
@@ -49,7 +51,11 @@ pub(super) fn job(
         Some(name) => {
             let chosen: Vec<String> = recording
                 .iter()
-                .filter(|j| j.label == name || j.id() == name)
+                .filter(|j| {
+                    j.label == name
+                        || j.id() == name
+                        || super::train::run_id(&j.stage, &j.label, None) == name
+                })
                 .map(|j| j.id())
                 .collect();
             if chosen.is_empty() {
