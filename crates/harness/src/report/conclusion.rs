@@ -122,6 +122,15 @@ pub(super) fn ci_text(ci: &Result<Interval, stats::Unavailable>) -> String {
     }
 }
 
+/// The interval with its verdict ("[lo, hi]: no difference detected"), or
+/// why there is none ("CI unavailable: needs ≥ 2 seeds, has 1").
+pub(super) fn ci_with_verdict(ci: &Result<Interval, stats::Unavailable>) -> String {
+    match ci {
+        Ok(_) => format!("{}: {}", ci_text(ci), verdict(ci)),
+        Err(e) => e.to_string(),
+    }
+}
+
 pub(super) fn verdict(ci: &Result<Interval, stats::Unavailable>) -> &'static str {
     match ci {
         Ok(c) if c.contains(0.0) => "no difference detected",
@@ -316,7 +325,7 @@ pub fn conclusion(
                 if is_reference {
                     "reference".into()
                 } else if dloss.is_some() {
-                    format!("{} {}", ci_text(&ci), verdict(&ci))
+                    ci_with_verdict(&ci)
                 } else {
                     "–".into()
                 },
@@ -352,11 +361,10 @@ pub fn conclusion(
                 if let (Some(o), Some(d)) = (&overhead, dloss) {
                     sentences.push(format!(
                         "{} costs {} ({share_text} in subspace computations) and ends {d:+.4} \
-                         in held-out loss against {reference_name} ({}: {})",
+                         in held-out loss against {reference_name} ({})",
                         g.label,
                         cost(o),
-                        ci_text(&ci),
-                        verdict(&ci),
+                        ci_with_verdict(&ci),
                     ));
                 }
             } else if let (true, Some(o)) = (is_reference, &overhead) {

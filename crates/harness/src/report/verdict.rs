@@ -21,7 +21,7 @@ use std::fmt::Write as _;
 use llama::optim::MomentPolicy;
 use llama::session::{OptimizerKind, TrainConfig};
 
-use super::conclusion::{ci_text, paired_diffs, verdict};
+use super::conclusion::{ci_with_verdict, paired_diffs};
 use crate::stats;
 
 /// One run of the stage, all its seeds together.
@@ -151,15 +151,17 @@ fn transport(points: &[Point<'_>]) -> Vec<String> {
                 let ci = stats::paired_t(&paired_diffs(&p.entry.finals, &q.entry.finals));
                 format!(
                     "Moment transport: {} ({what}) ends at {:.4}, {:+.4} against {} ({:.4}; \
-                     paired 95% CI {}: {}), and ranks {a} of {n} by held-out loss where the \
+                     {}), and ranks {a} of {n} by held-out loss where the \
                      kept moments rank {b}: {}.",
                     p.entry.label,
                     p.loss,
                     p.loss - q.loss,
                     q.entry.label,
                     q.loss,
-                    ci_text(&ci),
-                    verdict(&ci),
+                    match &ci {
+                        Ok(_) => format!("paired 95% CI {}", ci_with_verdict(&ci)),
+                        Err(e) => e.to_string(),
+                    },
                     if a == b {
                         "the ranking is unchanged"
                     } else {
