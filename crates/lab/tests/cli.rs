@@ -457,6 +457,61 @@ fn train_refuses_a_batch_over_the_budget_before_writing() {
 }
 
 #[test]
+fn a_gzip_corpus_inflates_to_a_fifth_of_the_budget_at_most() {
+    use std::io::Write as _;
+    let dir = tempfile::tempdir().unwrap();
+    let bomb = dir.path().join("bomb.txt.gz");
+    // 20 MB of one byte: about 20 KB compressed.
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    for _ in 0..20 {
+        enc.write_all(&[b'a'; 1_000_000]).unwrap();
+    }
+    std::fs::write(&bomb, enc.finish().unwrap()).unwrap();
+    let train = |budget: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_lab"))
+            .args([
+                "train",
+                "--preset",
+                "tiny",
+                "--steps",
+                "1",
+                "--threads",
+                "1",
+            ])
+            .args([
+                "--set",
+                "batch_size=2",
+                "--set",
+                "seq_len=32",
+                "--set",
+                "eval_batches=1",
+            ])
+            .arg("--set")
+            .arg(format!("corpus={:?}", bomb.display().to_string()))
+            .arg("--out")
+            .arg(dir.path().join(format!("run-{budget}")))
+            .env("LAB_MEMORY_BUDGET", budget)
+            .output()
+            .expect("run lab");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    // 64 MiB holds the tiny model but not 20 MB of bytes beside their
+    // 80 MB of tokens: the cap is 64 MiB / 5.
+    let (ok, err) = train("64M");
+    assert!(!ok);
+    assert!(
+        err.contains("inflates to more than 13421772 bytes")
+            && err.contains("a fifth of the memory budget: LAB_MEMORY_BUDGET=64M"),
+        "{err}"
+    );
+    let (ok, err) = train("1G");
+    assert!(ok, "{err}");
+}
+
+#[test]
 fn train_refuses_more_threads_than_cores() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("threads");

@@ -86,6 +86,10 @@ fn has_gz_extension(path: &Path) -> bool {
         .is_some_and(|e| e.eq_ignore_ascii_case("gz"))
 }
 
+/// The share of the memory budget a gzip corpus may inflate to: 1 / this
+/// (the bytes plus at most one 4-byte token per byte).
+const GZIP_SHARE: usize = 5;
+
 /// One corpus file and how to read it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Corpus {
@@ -125,8 +129,10 @@ impl Corpus {
     }
 
     /// Refuses a gzip file that inflates to more than `cap` bytes (it is
-    /// inflated as a stream and stops at the cap). Default: the memory
-    /// budget (`subspace::budget::MemoryBudget::from_machine`).
+    /// inflated as a stream and stops at the cap). Default: a fifth of the
+    /// memory budget (`subspace::budget::MemoryBudget::from_machine`), since
+    /// the inflated bytes and their tokens live together: at most one u32
+    /// token per byte, 4 bytes beside each inflated byte.
     pub fn with_max_bytes(mut self, cap: usize) -> Self {
         self.max_bytes = Some(cap);
         self
@@ -211,10 +217,19 @@ impl Corpus {
         }
         let (cap, why) = match self.max_bytes {
             Some(cap) => (cap, "as set".to_string()),
-            None => match subspace::budget::MemoryBudget::from_machine() {
-                Ok(b) => (b.bytes, format!("the memory budget: {}", b.source)),
-                Err(why) => (subspace::budget::DEFAULT_BUDGET, why),
-            },
+            None => {
+                let (budget, source) = match subspace::budget::MemoryBudget::from_machine() {
+                    Ok(b) => (b.bytes, format!("the memory budget: {}", b.source)),
+                    Err(why) => (subspace::budget::DEFAULT_BUDGET, why),
+                };
+                (
+                    budget / GZIP_SHARE,
+                    format!(
+                        "a fifth of {source}, as the inflated bytes and their tokens \
+                         (4 bytes each) live together"
+                    ),
+                )
+            }
         };
         let mut out = Vec::new();
         flate2::read::MultiGzDecoder::new(raw.as_slice())
