@@ -12,9 +12,9 @@
 //! `MemoryReport::accounted_bytes`). The ranking is by mean final held-out
 //! loss, lowest first, over the runs that finished; a moment policy "changes
 //! the ranking" when the variant's place differs from that of the same
-//! method, gap and params with the moments kept and no alignment, and the
-//! difference between the two is given with its paired 95% t interval over
-//! seeds (differences within noise are said to be so).
+//! method, gap and params with the moments kept and no alignment and their
+//! paired 95% t interval over seeds excludes 0; places that differ within
+//! that noise are said to be so, and with one seed the claim is qualified.
 
 use std::fmt::Write as _;
 
@@ -162,10 +162,14 @@ fn transport(points: &[Point<'_>]) -> Vec<String> {
                         Ok(_) => format!("paired 95% CI {}", ci_with_verdict(&ci)),
                         Err(e) => e.to_string(),
                     },
-                    if a == b {
-                        "the ranking is unchanged"
-                    } else {
-                        "it changes the ranking"
+                    match (a == b, &ci) {
+                        (true, _) => "the ranking is unchanged",
+                        (false, Ok(c)) if c.contains(0.0) => {
+                            "the places differ by less than the seeds' noise (the interval \
+                             holds 0), so the ranking is not shown to change"
+                        }
+                        (false, Ok(_)) => "it changes the ranking",
+                        (false, Err(_)) => "it changes the ranking on this one seed",
                     }
                 )
             }
@@ -260,10 +264,35 @@ mod tests {
                 "svd-rotate (moments = \"rotate\", align = true) ends at 2.6000, -0.2000 \
                  against svd (2.8000; paired 95% CI [-1.4706, +1.0706]: no difference \
                  detected), and ranks 1 of 4 by held-out loss where the kept moments rank 3: \
-                 it changes the ranking."
+                 the places differ by less than the seeds' noise (the interval holds 0), so \
+                 the ranking is not shown to change."
             ),
             "{text}"
         );
         assert_eq!(stage(&runs[..1]), "", "one run has no verdict");
+        // The same gap on both seeds: an interval of one point, excluding 0.
+        let sure = [
+            run("svd", 1.2, 250, &[2.8, 2.9], &svd),
+            run("svd-rotate", 1.1, 240, &[2.6, 2.7], &rot),
+            run("rrf", 0.7, 200, &[2.7, 2.7], &rrf),
+        ];
+        let text = stage(&sure);
+        assert!(
+            text.contains("paired 95% CI [-0.2000, -0.2000]: lower loss), and ranks 1 of 3")
+                && text.contains("kept moments rank 3: it changes the ranking."),
+            "{text}"
+        );
+        // One seed: said as such.
+        let single = [
+            run("svd", 1.2, 250, &[2.8], &svd),
+            run("svd-rotate", 1.1, 240, &[2.6], &rot),
+            run("rrf", 0.7, 200, &[2.7], &rrf),
+        ];
+        let text = stage(&single);
+        assert!(
+            text.contains("(2.8000; CI unavailable: needs ≥ 2 seeds, has 1)")
+                && text.contains("it changes the ranking on this one seed."),
+            "{text}"
+        );
     }
 }
