@@ -443,6 +443,25 @@ fn dry_run(path: &std::path::Path) -> Result<()> {
     let registry = lab::registry()?;
     let suite = harness::suite::Suite::load(path, &registry)?;
     println!("suite {} ({}): valid", suite.name, path.display());
+    // A corpus the suite names but this machine lacks (galore-paper.toml's
+    // C4 on a laptop): the plan and estimate still print, said plainly.
+    let mut missing: Vec<&std::path::Path> = Vec::new();
+    for t in &suite.trainings {
+        if let Some(c) = t.config.corpus.as_deref() {
+            if !c.exists() && !missing.contains(&c) {
+                missing.push(c);
+            }
+        }
+    }
+    for c in missing {
+        println!(
+            "  note: corpus {} does not exist here (relative to the directory lab runs in): \
+             the estimates below use the shipped corpus, but a real run would stop each \
+             training run that reads it; data/README.md says how to get a corpus and point \
+             `corpus` at it",
+            c.display()
+        );
+    }
     let mut calibrations = estimate::Calibrations::default();
     for t in &suite.trainings {
         calibrations.measure(&t.config, &registry);

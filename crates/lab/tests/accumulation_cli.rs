@@ -102,4 +102,26 @@ micro_batch = 1
         "{out}"
     );
     assert_eq!(out.matches("        ≈ ").count(), 2, "{out}");
+    assert!(!out.contains("does not exist here"), "{out}");
+
+    // A corpus this machine lacks: planned and estimated, and said.
+    let text = std::fs::read_to_string(&suite).unwrap();
+    std::fs::write(
+        &suite,
+        text.replace(
+            "threads = 1\n",
+            "threads = 1\ncorpus = \"data/c4-missing.u16\"\n",
+        ),
+    )
+    .unwrap();
+    let (ok, out, err) = lab(&["run", suite.to_str().unwrap(), "--dry-run"]);
+    assert!(ok, "{err}");
+    assert_eq!(
+        out.matches("note: corpus data/c4-missing.u16 does not exist here")
+            .count(),
+        1,
+        "{out}"
+    );
+    assert!(out.contains("data/README.md"), "{out}");
+    assert_eq!(out.matches("        ≈ ").count(), 2, "{out}");
 }
