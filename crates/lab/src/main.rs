@@ -447,10 +447,11 @@ fn dry_run(path: &std::path::Path) -> Result<()> {
     // C4 on a laptop): the plan and estimate still print, said plainly.
     let mut missing: Vec<&std::path::Path> = Vec::new();
     for t in &suite.trainings {
-        if let Some(c) = t.config.corpus.as_deref() {
-            if !c.exists() && !missing.contains(&c) {
-                missing.push(c);
-            }
+        if let Some(c) = t.config.corpus.as_deref()
+            && !c.exists()
+            && !missing.contains(&c)
+        {
+            missing.push(c);
         }
     }
     for c in missing {
