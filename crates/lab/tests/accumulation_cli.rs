@@ -3,19 +3,9 @@
 //! batch naming the key; a suite's `[train]`/`[[run]]` keys carry it, and
 //! `lab run --dry-run` prints each training run's extrapolated time.
 
-use std::process::Command;
+mod common;
 
-fn lab(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_lab"))
-        .args(args)
-        .output()
-        .expect("run lab");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use common::lab;
 
 fn train(out: &std::path::Path, micro: &str) -> (bool, String, String) {
     lab(&[

@@ -3,17 +3,9 @@
 
 use std::process::Command;
 
-fn lab(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_lab"))
-        .args(args)
-        .output()
-        .expect("run lab");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+mod common;
+
+use common::{lab, lab_cmd, output};
 
 #[test]
 fn list_shows_every_plugin_with_params_and_defaults() {
@@ -404,15 +396,12 @@ fn try_refuses_a_shape_over_the_budget_before_allocating() {
 #[test]
 fn budget_variable_sets_the_budget_and_a_bad_one_is_named() {
     let run = |budget: &str| {
-        let out = Command::new(env!("CARGO_BIN_EXE_lab"))
-            .args(["try", "svd", "--shape", "60x40", "-k", "5"])
-            .env("LAB_MEMORY_BUDGET", budget)
-            .output()
-            .expect("run lab");
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+        let (ok, _, err) = output(
+            lab_cmd()
+                .args(["try", "svd", "--shape", "60x40", "-k", "5"])
+                .env("LAB_MEMORY_BUDGET", budget),
+        );
+        (ok, err)
     };
     assert!(run("1G").0);
     let (ok, err) = run("1K");
@@ -468,35 +457,32 @@ fn a_gzip_corpus_inflates_to_a_fifth_of_the_budget_at_most() {
     }
     std::fs::write(&bomb, enc.finish().unwrap()).unwrap();
     let train = |budget: &str| {
-        let out = Command::new(env!("CARGO_BIN_EXE_lab"))
-            .args([
-                "train",
-                "--preset",
-                "tiny",
-                "--steps",
-                "1",
-                "--threads",
-                "1",
-            ])
-            .args([
-                "--set",
-                "batch_size=2",
-                "--set",
-                "seq_len=32",
-                "--set",
-                "eval_batches=1",
-            ])
-            .arg("--set")
-            .arg(format!("corpus={:?}", bomb.display().to_string()))
-            .arg("--out")
-            .arg(dir.path().join(format!("run-{budget}")))
-            .env("LAB_MEMORY_BUDGET", budget)
-            .output()
-            .expect("run lab");
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+        let (ok, _, err) = output(
+            lab_cmd()
+                .args([
+                    "train",
+                    "--preset",
+                    "tiny",
+                    "--steps",
+                    "1",
+                    "--threads",
+                    "1",
+                ])
+                .args([
+                    "--set",
+                    "batch_size=2",
+                    "--set",
+                    "seq_len=32",
+                    "--set",
+                    "eval_batches=1",
+                ])
+                .arg("--set")
+                .arg(format!("corpus={:?}", bomb.display().to_string()))
+                .arg("--out")
+                .arg(dir.path().join(format!("run-{budget}")))
+                .env("LAB_MEMORY_BUDGET", budget),
+        );
+        (ok, err)
     };
     // 64 MiB holds the tiny model but not 20 MB of bytes beside their
     // 80 MB of tokens: the cap is 64 MiB / 5.

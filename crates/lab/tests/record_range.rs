@@ -2,17 +2,12 @@
 //! range, recorded step by step and saved as written; a bad one is refused
 //! naming the key.
 
-use std::process::Command;
+mod common;
 
+/// (success, stderr).
 fn lab(args: &[&str]) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_lab"))
-        .args(args)
-        .output()
-        .expect("run lab");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let (ok, _, err) = common::lab(args);
+    (ok, err)
 }
 
 fn train(out: &std::path::Path, range: &str) -> (bool, String) {

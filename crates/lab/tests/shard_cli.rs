@@ -4,18 +4,15 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::Command;
+mod common;
+
+use common::{lab_cmd, output};
 
 fn lab(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_lab"))
-        .args(args)
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
-        .output()
-        .expect("run lab");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
+    output(
+        lab_cmd()
+            .args(args)
+            .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../..")),
     )
 }
 
