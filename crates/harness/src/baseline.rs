@@ -16,9 +16,9 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
+use serde::{Deserialize, Serialize};
 
-use crate::check::BaselineEntry;
-use crate::runner::{Row, inline_params};
+use crate::records::{Metric, Row, inline_params};
 use crate::suite::{MatrixJob, Suite};
 
 /// The baseline's header, in order.
@@ -31,6 +31,21 @@ const REGENERATE: &str = "regenerate with `lab check --update`";
 
 /// At most this many problems are listed in one error.
 const LIST_AT_MOST: usize = 10;
+
+/// One gated figure.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BaselineEntry {
+    pub matrix: String,
+    pub method: String,
+    /// The method's params as inline TOML (part of the key).
+    pub params: String,
+    pub rank: usize,
+    /// Its CSV text (`err_fro`, …); any other name fails the read.
+    pub metric: Metric,
+    pub value: f64,
+    pub rel_tol: f64,
+    pub abs_tol: f64,
+}
 
 /// A baseline as read: its figures and the line of the file each came from.
 #[derive(Debug, Clone)]

@@ -14,24 +14,9 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use anyhow::Context as _;
-use serde::{Deserialize, Serialize};
 
-use crate::runner::{Metric, Row, Status};
-
-/// One gated figure.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct BaselineEntry {
-    pub matrix: String,
-    pub method: String,
-    /// The method's params as inline TOML (part of the key).
-    pub params: String,
-    pub rank: usize,
-    /// Its CSV text (`err_fro`, …); any other name fails the read.
-    pub metric: Metric,
-    pub value: f64,
-    pub rel_tol: f64,
-    pub abs_tol: f64,
-}
+use crate::baseline::{Baseline, BaselineEntry};
+use crate::records::{Metric, Row, Status};
 
 /// The gated figures and their default tolerances (rel, abs): relative
 /// 1e-3 absorbs f32 differences between CPU kernels (AVX2 against AVX-512).
@@ -65,12 +50,12 @@ fn gated_rows(rows: &[Row]) -> BTreeMap<Key, &Row> {
 
 /// Reads a baseline file, validated on its own ([`crate::baseline`]).
 pub fn read_baseline(path: &Path) -> anyhow::Result<Vec<BaselineEntry>> {
-    Ok(crate::baseline::Baseline::read(path)?.entries)
+    Ok(Baseline::read(path)?.entries)
 }
 
 /// Writes the baseline from a run's rows (only rows that ran). A figure
 /// that is not finite, or a run with no figure, is an error and leaves the
-/// file as it was: what this writes passes [`crate::baseline::Baseline::read`].
+/// file as it was: what this writes passes [`Baseline::read`].
 pub fn write_baseline(path: &Path, rows: &[Row]) -> anyhow::Result<usize> {
     let mut entries = Vec::new();
     for ((matrix, method, params, rank), row) in gated_rows(rows) {

@@ -116,8 +116,8 @@ pub fn new_run_dir(root: &Path, label: &str) -> PathBuf {
             }
         })
         .collect();
-    let (_, stamp) = crate::report::utc_stamp();
-    crate::report::unused_dir(root, &format!("{label}-{stamp}"))
+    let (_, stamp) = crate::run_dir::utc_stamp();
+    crate::run_dir::unused_dir(root, &format!("{label}-{stamp}"))
 }
 
 /// The run dir holding `checkpoint` (`<run>/checkpoints/step-N`), where a

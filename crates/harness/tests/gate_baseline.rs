@@ -8,7 +8,7 @@ use std::path::Path;
 
 use harness::baseline::Baseline;
 use harness::check;
-use harness::runner::Row;
+use harness::records::Row;
 use harness::suite::Suite;
 use subspace::Registry;
 

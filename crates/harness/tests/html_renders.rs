@@ -5,7 +5,8 @@
 use std::path::Path;
 use std::process::Command;
 
-use harness::runner::{self, RunOptions};
+use harness::run;
+use harness::runner::RunOptions;
 use harness::suite::Suite;
 
 const SUITE: &str = r#"
@@ -53,7 +54,7 @@ fn index_html_renders_in_headless_chromium() {
         heap: None,
         progress: false,
     };
-    let out = runner::run(&suite, &registry, &opts).unwrap();
+    let out = run::run(&suite, &registry, &opts).unwrap();
     let page = out.dir.join("index.html");
     let url = format!("file://{}", page.display());
     let profile = tmp.path().join("profile");

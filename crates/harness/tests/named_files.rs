@@ -8,7 +8,9 @@ mod common;
 use std::path::Path;
 
 use common::*;
-use harness::runner::{self, RunOptions, Status};
+use harness::records::Status;
+use harness::run;
+use harness::runner::RunOptions;
 use harness::source::{SourceError, Tensors, load};
 use harness::suite::Suite;
 use safetensors::Dtype;
@@ -37,7 +39,7 @@ fn run(path: &str, root: &Path) -> Vec<(String, Status, String)> {
         heap: None,
         progress: false,
     };
-    let out = runner::run(&suite, &registry(), &opts).unwrap();
+    let out = run::run(&suite, &registry(), &opts).unwrap();
     out.rows
         .into_iter()
         .map(|r| (r.matrix, r.status, r.error))

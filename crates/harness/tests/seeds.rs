@@ -3,7 +3,9 @@
 
 use std::path::Path;
 
-use harness::runner::{self, RunOptions, Status};
+use harness::records::Status;
+use harness::run;
+use harness::runner::RunOptions;
 use harness::suite::Suite;
 use subspace::Registry;
 
@@ -113,7 +115,7 @@ fn seeds_train_apart_and_the_conclusion_pairs_them() {
         heap: None,
         progress: false,
     };
-    let out = runner::run(&suite, &registry(), &opts).unwrap();
+    let out = run::run(&suite, &registry(), &opts).unwrap();
     assert!(out.trainings.iter().all(|t| t.status == Status::Ok));
     assert_eq!(out.trainings.len(), 6);
     let loss = |i: usize| out.trainings[i].summary.as_ref().unwrap().final_eval_loss;
@@ -139,7 +141,7 @@ fn seeds_train_apart_and_the_conclusion_pairs_them() {
         heap: None,
         progress: false,
     };
-    let one = runner::run(&single, &registry(), &opts2).unwrap();
+    let one = run::run(&single, &registry(), &opts2).unwrap();
     for (run, seeded) in [(0, 0), (1, 2), (2, 4)] {
         let a: Vec<(f32, f64)> = one.trainings[run]
             .steps

@@ -6,6 +6,8 @@
 use std::path::{Path, PathBuf};
 
 use harness::merge::{self, compare};
+use harness::records::{Row, Status};
+use harness::run;
 use harness::runner::shard::{Item, Part, Phase, ShardSpec};
 use harness::runner::{self, RunOptions, trained};
 use harness::suite::Suite;
@@ -111,7 +113,7 @@ fn shard(suite: &Suite, root: &Path, spec: &str, phase: Phase, trained: &[PathBu
     } else {
         trained::read(suite, trained).unwrap()
     };
-    let out = runner::run_shard(suite, &registry(), &opts(root.into()), &part, from).unwrap();
+    let out = run::run_shard(suite, &registry(), &opts(root.into()), &part, from).unwrap();
     out.dir
 }
 
@@ -127,7 +129,7 @@ fn three_shards_merged_equal_an_unsharded_run_and_bad_sets_are_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let t = tmp.path();
     let suite = load(t, ONE_PHASE);
-    let whole = runner::run(&suite, &registry(), &opts(t.join("whole"))).unwrap();
+    let whole = run::run(&suite, &registry(), &opts(t.join("whole"))).unwrap();
 
     let dirs: Vec<PathBuf> = (1..=3)
         .map(|i| {
@@ -160,14 +162,10 @@ fn three_shards_merged_equal_an_unsharded_run_and_bad_sets_are_refused() {
     assert_same(&whole.dir, &merged.dir);
     assert_eq!(merged.rows.len(), whole.rows.len());
     // The load error is one row, as in the unsharded run.
-    let errors = |rows: &[runner::Row]| {
-        rows.iter()
-            .filter(|r| r.status == runner::Status::Error)
-            .count()
-    };
+    let errors = |rows: &[Row]| rows.iter().filter(|r| r.status == Status::Error).count();
     assert_eq!((errors(&merged.rows), errors(&whole.rows)), (1, 1));
     // The accuracy figures, bit for bit, in the same order.
-    let figures = |rows: &[runner::Row]| -> Vec<(String, String, usize, usize, Option<u64>)> {
+    let figures = |rows: &[Row]| -> Vec<(String, String, usize, usize, Option<u64>)> {
         rows.iter()
             .map(|r| {
                 let e = r.err_fro.map(f64::to_bits);
@@ -313,7 +311,7 @@ fn two_phases_train_then_matrices_merge_to_the_unsharded_report() {
         err.contains("--phase train") && err.contains("--trained"),
         "{err}"
     );
-    let whole = runner::run(&suite, &registry(), &opts(t.join("whole"))).unwrap();
+    let whole = run::run(&suite, &registry(), &opts(t.join("whole"))).unwrap();
 
     let train: Vec<PathBuf> = (1..=2)
         .map(|i| {

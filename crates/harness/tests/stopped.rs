@@ -4,8 +4,8 @@
 use std::path::Path;
 
 use harness::machine::Machine;
+use harness::records::{Row, Status};
 use harness::report::{self, ReportWriter, Stopped};
-use harness::runner::{Row, Status};
 use harness::suite::Suite;
 use subspace::Registry;
 

@@ -4,7 +4,9 @@
 use std::path::Path;
 
 use harness::check;
-use harness::runner::{self, Metric, RunOptions, Status};
+use harness::records::{Metric, Status};
+use harness::run;
+use harness::runner::RunOptions;
 use harness::suite::{MatrixJob, Suite};
 use subspace::Registry;
 
@@ -128,7 +130,7 @@ fn a_run_writes_every_row_and_the_gate_catches_regressions() {
         heap: None,
         progress: false,
     };
-    let out = runner::run(&suite, &registry(), &opts).unwrap();
+    let out = run::run(&suite, &registry(), &opts).unwrap();
     // 3 methods × 3 ranks; rank 25 > min(30, 20) is a skipped row, not an abort.
     assert_eq!(out.rows.len(), 9);
     let skipped: Vec<_> = out
@@ -255,7 +257,7 @@ fn a_file_that_fails_to_load_is_a_row_and_the_run_goes_on() {
         heap: None,
         progress: false,
     };
-    let out = runner::run(&suite, &registry(), &opts).unwrap();
+    let out = run::run(&suite, &registry(), &opts).unwrap();
     assert_eq!(out.rows.len(), 2);
     assert_eq!(out.rows[0].status, Status::Error);
     assert!(
@@ -285,7 +287,7 @@ fn the_gate_fails_when_rrf_silently_loses_its_power_iterations() {
             heap: None,
             progress: false,
         };
-        runner::run(&suite, &registry(), &opts).unwrap().rows
+        run::run(&suite, &registry(), &opts).unwrap().rows
     };
     let good = run(2);
     let path = tmp.path().join("baseline.csv");
@@ -325,7 +327,7 @@ fn an_unwritable_report_directory_is_an_error_naming_it() {
         heap: None,
         progress: false,
     };
-    let err = runner::run(&suite, &registry(), &opts)
+    let err = run::run(&suite, &registry(), &opts)
         .unwrap_err()
         .to_string();
     assert!(
@@ -401,7 +403,7 @@ fn a_gpu_method_reports_its_measured_device_bytes() {
         heap: None,
         progress: false,
     };
-    let out = runner::run(&suite, &registry, &opts).unwrap();
+    let out = run::run(&suite, &registry, &opts).unwrap();
     for r in &out.rows {
         assert_eq!(r.status, Status::Ok, "{}: {}", r.method, r.error);
         if r.plugin == "fake-gpu" {

@@ -4,7 +4,9 @@
 
 use std::path::Path;
 
-use harness::runner::{self, RunOptions, Status};
+use harness::records::Status;
+use harness::run;
+use harness::runner::RunOptions;
 use harness::suite::{CompareTo, Suite};
 use subspace::Registry;
 
@@ -113,7 +115,7 @@ fn a_training_suite_trains_records_and_measures_the_recorded_gradients() {
         heap: None,
         progress: false,
     };
-    let out = runner::run(&suite, &registry(), &opts).unwrap();
+    let out = run::run(&suite, &registry(), &opts).unwrap();
     assert!(
         out.trainings.iter().all(|t| t.status == Status::Ok),
         "{:?}",
@@ -268,7 +270,7 @@ fn svd_t1_delta(summary: &str) -> String {
 }
 
 /// The final held-out loss of the run `label`.
-fn final_eval_loss(out: &runner::RunOutput, label: &str) -> f32 {
+fn final_eval_loss(out: &run::RunOutput, label: &str) -> f32 {
     out.trainings
         .iter()
         .find(|t| t.label == label)

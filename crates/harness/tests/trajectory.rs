@@ -10,10 +10,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use faer::{Mat, Par};
+use harness::records::{Status, TrackStep};
+use harness::run;
+use harness::runner::RunOptions;
 use harness::runner::calibrate;
-use harness::runner::track::{self, Inputs, TrackStep};
+use harness::runner::track::{self, Inputs};
 use harness::runner::trajectory::{self, Recording, Trajectory};
-use harness::runner::{self, RunOptions, Status};
 use harness::suite::Suite;
 use subspace::reference::ReferenceSvd;
 use subspace::{Registry, SubspaceMethod};
@@ -79,7 +81,7 @@ fn a_recorded_range_is_followed_by_every_method_step_by_step() {
         heap: None,
         progress: false,
     };
-    let out = runner::run(&suite, &registry(), &opts).unwrap();
+    let out = run::run(&suite, &registry(), &opts).unwrap();
     assert!(out.trainings.iter().all(|t| t.status == Status::Ok));
     // The one-shot rows are those of source = "recorded" alone: 4 steps ×
     // 2 tensors × 2 methods × 1 rank.

@@ -440,7 +440,7 @@ fn toml_value(text: &str) -> toml::Value {
         .unwrap_or_else(|| toml::Value::String(text.to_string()))
 }
 
-fn run_suite(path: &std::path::Path, out: &std::path::Path) -> Result<harness::runner::RunOutput> {
+fn run_suite(path: &std::path::Path, out: &std::path::Path) -> Result<harness::run::RunOutput> {
     let registry = lab::registry()?;
     let suite = harness::suite::Suite::load(path, &registry)?;
     run_loaded(&suite, &registry, out)
@@ -450,7 +450,7 @@ fn run_loaded(
     suite: &harness::suite::Suite,
     registry: &subspace::Registry,
     out: &std::path::Path,
-) -> Result<harness::runner::RunOutput> {
+) -> Result<harness::run::RunOutput> {
     let jobs = suite.methods.len() * suite.ranks.len() * suite.threads.len();
     eprintln!(
         "suite {}: {} matrix source(s) × {} method(s) × {} rank(s) × {} thread count(s) = {} per matrix",
@@ -466,11 +466,11 @@ fn run_loaded(
         heap: Some(&HEAP),
         progress: true,
     };
-    let output = harness::runner::run(suite, registry, &opts)?;
+    let output = harness::run::run(suite, registry, &opts)?;
     let failed = output
         .rows
         .iter()
-        .filter(|r| r.status != harness::runner::Status::Ok)
+        .filter(|r| r.status != harness::records::Status::Ok)
         .count();
     let passes = &output.tracked.summaries;
     let tracked = if passes.is_empty() {
@@ -478,7 +478,7 @@ fn run_loaded(
     } else {
         let failed = passes
             .iter()
-            .filter(|s| s.status != harness::runner::Status::Ok)
+            .filter(|s| s.status != harness::records::Status::Ok)
             .count();
         format!(
             ", {} tracker passes over trajectories ({failed} did not run)",
@@ -499,8 +499,8 @@ fn run_loaded(
 /// (a file that does not load, a numerical failure: status `error`, not
 /// `skipped` or `unavailable`) exits non-zero, so that a script or a Slurm
 /// job sees the failure; the report stays as written.
-fn errors_fail(output: &harness::runner::RunOutput) -> Result<()> {
-    use harness::runner::Status;
+fn errors_fail(output: &harness::run::RunOutput) -> Result<()> {
+    use harness::records::Status;
     let rows = output.rows.iter().filter(|r| r.status == Status::Error);
     let passes = output.tracked.summaries.iter();
     let first = rows

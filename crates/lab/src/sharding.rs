@@ -106,7 +106,7 @@ pub fn run(
         heap: Some(heap),
         progress: true,
     };
-    let output = runner::run_shard(&suite, &registry, &opts, &part, trained)?;
+    let output = harness::run::run_shard(&suite, &registry, &opts, &part, trained)?;
     eprintln!(
         "{} rows; partial report: {} (merge with `lab merge`)",
         output.rows.len(),

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, bail};
 use subspace::Registry;
 
+use crate::records::{Row, TrainOutcome};
 use crate::report;
-use crate::runner::{Row, TrainOutcome};
 use crate::suite::{Limits, Suite};
 
 use super::{combine, shards};

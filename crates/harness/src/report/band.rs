@@ -9,7 +9,8 @@ use std::collections::BTreeMap;
 
 use plotters::prelude::*;
 
-use crate::runner::TrainOutcome;
+use super::plot::{H, W, push_figure};
+use crate::records::TrainOutcome;
 
 /// One run's curve: name, mean points, and the band's (x, min, max).
 pub(super) type Banded = (String, Vec<(f64, f64)>, Vec<(f64, f64, f64)>);
@@ -113,8 +114,7 @@ pub(super) fn band_figure(
     let err = |e| anyhow::anyhow!("{e:?}");
     let mut svg = String::new();
     {
-        let root =
-            SVGBackend::with_string(&mut svg, (super::html::W, super::html::H)).into_drawing_area();
+        let root = SVGBackend::with_string(&mut svg, (W, H)).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
         let mut chart = ChartBuilder::on(&root)
             .caption(title, ("sans-serif", 16))
@@ -155,14 +155,14 @@ pub(super) fn band_figure(
             .map_err(err)?;
         root.present().map_err(err)?;
     }
-    super::html::push_figure(page, &svg, title);
+    push_figure(page, &svg, title);
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runner::Status;
+    use crate::records::Status;
     use llama::session::StepRow;
 
     fn outcome(label: &str, losses: &[f32]) -> TrainOutcome {

@@ -22,8 +22,8 @@ use std::fmt::Write as _;
 
 use llama::session::{OptimizerKind, TrainSummary};
 
-use super::training::late_step_accuracy;
-use crate::runner::{Row, TrainOutcome};
+use super::paired::{ci_with_verdict, paired_diffs};
+use crate::records::{Row, Status, TrainOutcome, inline_params};
 use crate::stats::{self, Interval};
 use crate::suite::CompareTo;
 
@@ -102,42 +102,34 @@ fn groups<'a>(trainings: &'a [TrainOutcome], stage: &str) -> Vec<Group<'a>> {
     out
 }
 
-/// The paired differences `run − reference` of the final held-out losses.
-pub(super) fn paired_diffs(run: &[(u64, f64)], reference: &[(u64, f64)]) -> Vec<f64> {
-    if let ([(_, x)], [(_, r)]) = (run, reference) {
-        return vec![x - r];
+/// Matrix rows of the method a GaLore run used, at `rank`, on the latest
+/// recorded step of `stage`: (median err_fro, matrices, step). The median,
+/// because a gradient whose rank is below k (layer 0's q/k/v under byte
+/// tokens: fewer distinct inputs than k) has err_fro measured against the
+/// roundoff floor, a ratio of roundoff to roundoff that would swamp a mean.
+fn late_step_accuracy(
+    rows: &[Row],
+    s: &TrainSummary,
+    stage: &str,
+    rank: usize,
+) -> Option<(f64, usize, usize)> {
+    if s.config.optimizer != OptimizerKind::Galore {
+        return None;
     }
-    run.iter()
-        .filter_map(|(seed, x)| {
-            let (_, r) = reference.iter().find(|(s, _)| s == seed)?;
-            Some(x - r)
+    let params = inline_params(&s.config.plugin_params);
+    let mine: Vec<(usize, f64)> = rows
+        .iter()
+        .filter(|r| r.status == Status::Ok && r.rank == rank && r.plugin == s.config.plugin)
+        .filter(|r| r.params == params)
+        .filter_map(|r| {
+            let (st, step) = r.recorded_step()?;
+            (st == stage).then_some((step, r.err_fro?))
         })
-        .collect()
-}
-
-pub(super) fn ci_text(ci: &Result<Interval, stats::Unavailable>) -> String {
-    match ci {
-        Ok(c) => format!("[{:+.4}, {:+.4}]", c.lo, c.hi),
-        Err(e) => e.to_string(),
-    }
-}
-
-/// The interval with its verdict ("[lo, hi]: no difference detected"), or
-/// why there is none ("CI unavailable: needs ≥ 2 seeds, has 1").
-pub(super) fn ci_with_verdict(ci: &Result<Interval, stats::Unavailable>) -> String {
-    match ci {
-        Ok(_) => format!("{}: {}", ci_text(ci), verdict(ci)),
-        Err(e) => e.to_string(),
-    }
-}
-
-pub(super) fn verdict(ci: &Result<Interval, stats::Unavailable>) -> &'static str {
-    match ci {
-        Ok(c) if c.contains(0.0) => "no difference detected",
-        Ok(c) if c.hi < 0.0 => "lower loss",
-        Ok(_) => "higher loss",
-        Err(_) => "–",
-    }
+        .collect();
+    let last = mine.iter().map(|x| x.0).max()?;
+    let errs: Vec<f64> = mine.iter().filter(|x| x.0 == last).map(|x| x.1).collect();
+    let n = errs.len();
+    Some((stats::median(&errs), n, last))
 }
 
 /// "mean ± half-width" of `v` over seeds, or the mean alone with one seed.
@@ -427,26 +419,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn pairs_by_seed_and_one_with_one() {
-        assert_eq!(paired_diffs(&[(3, 2.5)], &[(0, 2.0)]), [0.5]);
-        let d = paired_diffs(&[(0, 2.5), (1, 2.0), (2, 9.0)], &[(1, 1.5), (0, 2.0)]);
-        assert_eq!(d, [0.5, 0.5]);
-    }
-
-    #[test]
-    fn verdicts() {
-        let ci = |lo, hi| {
-            Ok(Interval {
-                estimate: 0.5 * (lo + hi),
-                lo,
-                hi,
-            })
-        };
-        assert_eq!(verdict(&ci(-0.1, 0.2)), "no difference detected");
-        assert_eq!(verdict(&ci(-0.3, -0.1)), "lower loss");
-        assert_eq!(verdict(&ci(0.1, 0.3)), "higher loss");
-        let one = stats::paired_t(&[0.1]);
-        assert_eq!(ci_text(&one), "CI unavailable: needs ≥ 2 seeds, has 1");
+    fn mean_and_half_width() {
         assert_eq!(mean_pm(&[2.0]), "2.0000");
         // 3 seeds 1, 2, 3: mean 2, s = 1, half-width 4.3027 / √3 = 2.4841.
         assert_eq!(mean_pm(&[1.0, 2.0, 3.0]), "2.0000 ± 2.4841");

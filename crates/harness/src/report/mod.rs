@@ -1,7 +1,7 @@
 //! Reports: one new directory per run, `<root>/<suite>/<timestamp>-<commit>/`:
 //!
 //! - `results.csv`: one row per matrix × method × rank × threads (see
-//!   [`crate::runner::Row`]), appended and flushed as each row finishes, so an
+//!   [`crate::records::Row`]), appended and flushed as each row finishes, so an
 //!   interrupted run keeps every finished row;
 //! - `spectra.csv`: the singular values of every matrix (from the reference SVD);
 //! - `run.json`: the machine, versions, seed, suite hash, GEMM rates, energy
@@ -25,6 +25,8 @@
 mod band;
 mod conclusion;
 mod html;
+mod paired;
+mod plot;
 mod summary;
 pub mod tracking;
 pub mod training;
@@ -42,7 +44,8 @@ use serde::Serialize;
 
 use crate::machine::Machine;
 use crate::power::Meter;
-use crate::runner::Row;
+use crate::records::Row;
+use crate::run_dir::{unused_dir, utc_stamp};
 use crate::suite::Suite;
 
 /// Writes a run's files as the run goes.
@@ -258,24 +261,4 @@ pub fn run_header(dir: &Path, suite: &Suite, machine: &Machine, meter: &Meter) -
         gpu,
         meter.describe(),
     )
-}
-
-/// The current UTC time as RFC 3339 (seconds) and as the compact stamp that
-/// names run directories (`20261205T232250Z`).
-pub fn utc_stamp() -> (String, String) {
-    let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
-    let stamp = now.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
-    (now, stamp)
-}
-
-/// `parent/base`, or `parent/base-2`, `-3`, … when that exists: a new run
-/// never writes into an old one's directory.
-pub fn unused_dir(parent: &Path, base: &str) -> PathBuf {
-    let mut dir = parent.join(base);
-    let mut n = 2;
-    while dir.exists() {
-        dir = parent.join(format!("{base}-{n}"));
-        n += 1;
-    }
-    dir
 }

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use crate::runner::{Row, Status, TrainOutcome};
+use crate::records::{Row, Status, TrainOutcome};
 use crate::suite::Suite;
 
 /// The accuracy levels of the "best method" table (err_fro at most).

@@ -21,10 +21,9 @@ use std::path::Path;
 use anyhow::Context as _;
 use plotters::prelude::*;
 
-use super::html::{Series, figure};
-use super::training::median;
-use crate::runner::Status;
-use crate::runner::track::{TrackStep, TrackSummary};
+use super::plot::{Series, figure};
+use crate::records::{Status, TrackStep, TrackSummary};
+use crate::stats;
 
 /// The accuracy levels of the tracking table: median err_fro at most.
 pub const LEVELS: [f64; 3] = [1.01, 1.05, 1.10];
@@ -260,7 +259,7 @@ pub fn html(page: &mut String, steps: &[TrackStep]) -> anyhow::Result<()> {
                         .filter(|(_, e, _)| !e.is_empty())
                         .map(|(step, e, s)| {
                             let x = if against_time { s * 1e3 } else { *step as f64 };
-                            (x, median(e.clone()))
+                            (x, stats::median(e))
                         })
                         .collect();
                     (m.to_string(), color(m), pts)

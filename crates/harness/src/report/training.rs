@@ -13,9 +13,8 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use llama::session::{OptimizerKind, TrainSummary};
-
-use crate::runner::{Row, Status, TrainOutcome, inline_params};
+use crate::records::{Row, Status, TrainOutcome};
+use crate::stats;
 use crate::suite::CompareTo;
 
 /// Named curves per stage: stage → [(series name, points)].
@@ -32,42 +31,6 @@ fn reference_names(compare_to: &CompareTo) -> (String, String) {
         CompareTo::SvdEveryStep => ("GaLore+svd at T = 1".into(), "GaLore+svd T=1".into()),
         CompareTo::Run(name) => (name.clone(), name.clone()),
     }
-}
-
-/// The median of `v` (the upper one of an even count); `v` is not empty.
-pub(crate) fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
-/// Matrix rows of the method a GaLore run used, at `rank`, on the latest
-/// recorded step of `stage`: (median err_fro, matrices, step). The median,
-/// because a gradient whose rank is below k (layer 0's q/k/v under byte
-/// tokens: fewer distinct inputs than k) has err_fro measured against the
-/// roundoff floor, a ratio of roundoff to roundoff that would swamp a mean.
-pub(super) fn late_step_accuracy(
-    rows: &[Row],
-    s: &TrainSummary,
-    stage: &str,
-    rank: usize,
-) -> Option<(f64, usize, usize)> {
-    if s.config.optimizer != OptimizerKind::Galore {
-        return None;
-    }
-    let params = inline_params(&s.config.plugin_params);
-    let mine: Vec<(usize, f64)> = rows
-        .iter()
-        .filter(|r| r.status == Status::Ok && r.rank == rank && r.plugin == s.config.plugin)
-        .filter(|r| r.params == params)
-        .filter_map(|r| {
-            let (st, step) = r.recorded_step()?;
-            (st == stage).then_some((step, r.err_fro?))
-        })
-        .collect();
-    let last = mine.iter().map(|x| x.0).max()?;
-    let errs: Vec<f64> = mine.iter().filter(|x| x.0 == last).map(|x| x.1).collect();
-    let n = errs.len();
-    Some((median(errs), n, last))
 }
 
 /// The training sections of `summary.md`, comparing with `compare_to`,
@@ -194,7 +157,7 @@ pub fn accuracy_over_steps(rows: &[Row], rank: usize) -> Curves {
                 .map(|(m, steps)| {
                     let pts = steps
                         .into_iter()
-                        .map(|(s, errors)| (s as f64, median(errors)))
+                        .map(|(s, errors)| (s as f64, stats::median(&errors)))
                         .collect();
                     (m.to_string(), pts)
                 })

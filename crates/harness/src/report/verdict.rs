@@ -21,7 +21,7 @@ use std::fmt::Write as _;
 use llama::optim::MomentPolicy;
 use llama::session::{OptimizerKind, TrainConfig};
 
-use super::conclusion::{ci_with_verdict, paired_diffs};
+use super::paired::{ci_with_verdict, paired_diffs};
 use crate::stats;
 
 /// One run of the stage, all its seeds together.

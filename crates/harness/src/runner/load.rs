@@ -15,7 +15,7 @@ use crate::source::{self, Tensors};
 use crate::suite::{MatrixJob, Side};
 
 use super::plan::{RecordedBy, Source};
-use super::row::Origin;
+use crate::records::Origin;
 
 /// A loaded matrix and the side its basis is asked for.
 pub struct Loaded {

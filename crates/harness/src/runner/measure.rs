@@ -25,7 +25,7 @@ use super::HeapProbe;
 use super::calibrate::{Lane, par};
 use super::load::Loaded;
 use super::plan::Method;
-use super::row::{Row, Status, inline_params};
+use crate::records::{Row, Status, inline_params};
 
 /// Minimum length of a row's energy pass, in seconds.
 pub const ENERGY_MIN_SECONDS: f64 = 0.5;

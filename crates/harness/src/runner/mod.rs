@@ -1,17 +1,20 @@
 //! Runs a suite: its training runs first, then every matrix × method × rank
 //! × thread count, measuring time, heap memory, energy and accuracy, and
-//! writing each row as it finishes.
+//! handing each record to a [`RunSink`] as it finishes ([`execute`]). The
+//! runner knows no report: [`crate::run`] opens the report, hands its
+//! writers in as the sink, and closes it.
 //!
 //! The rooms, in the order a run goes through them:
 //! - [`calibrate`]: one warmed rayon pool per thread count and faer's GEMM
 //!   rate in it;
-//! - [`train`]: the suite's training runs ([`TrainOutcome`]);
+//! - [`train`]: the suite's training runs (each a
+//!   [`crate::records::TrainOutcome`]);
 //! - [`plan`]: the methods, each built once for the whole run, and the
 //!   matrix sources, recorded gradients resolved to the runs that wrote them;
 //! - [`load`]: a source's matrices, with their labels and origins;
-//! - [`measure`]: one matrix × method × rank × thread count into one [`Row`]
+//! - [`measure`]: one matrix × method × rank × thread count into one
+//!   [`crate::records::Row`]
 //!   (the reference SVD of a matrix is computed once, for all its rows);
-//! - [`row`]: the records: [`Row`], [`Status`], [`Origin`], [`Metric`];
 //! - [`tracking`], after the one-shot rows: `source = "trajectory"`, each
 //!   recording assembled into trajectories ([`trajectory`]) and followed by
 //!   every method as a tracker ([`track`]).
@@ -27,7 +30,6 @@ pub mod calibrate;
 pub mod load;
 pub mod measure;
 pub mod plan;
-pub mod row;
 pub mod segments;
 pub mod shard;
 pub mod track;
@@ -38,8 +40,6 @@ pub mod trajectory;
 
 pub use calibrate::measure_gemm_rate;
 pub use measure::ENERGY_MIN_SECONDS;
-pub use row::{Metric, Origin, Row, Status, inline_params};
-pub use train::TrainOutcome;
 
 use std::path::{Path, PathBuf};
 
@@ -47,9 +47,8 @@ use faer::Par;
 use subspace::Registry;
 use subspace::reference::ReferenceSvd;
 
-use crate::machine::Machine;
 use crate::power;
-use crate::report::{self, ReportWriter};
+use crate::records::{Row, Status, TrackStep, TrackSummary, TrainOutcome};
 use crate::suite::Suite;
 
 /// Peak heap bytes of a region, from a counting global allocator.
@@ -70,129 +69,38 @@ pub struct RunOptions<'a> {
     pub progress: bool,
 }
 
-/// What a run produced.
-#[derive(Debug)]
-pub struct RunOutput {
-    pub dir: PathBuf,
-    pub rows: Vec<Row>,
-    pub trainings: Vec<TrainOutcome>,
-    /// The trajectory part (`tracking.csv`, `tracking_summary.csv`).
-    pub tracked: tracking::Tracked,
+/// Where the runner hands each record as it finishes (the report's writers,
+/// wired by [`crate::run`]): what it was handed survives a run that stops.
+/// The training runs write their own files under the run's directory
+/// ([`train`]).
+pub trait RunSink {
+    /// A finished row (a line of `results.csv`).
+    fn row(&mut self, row: &Row) -> anyhow::Result<()>;
+    /// A matrix's singular values, from its reference SVD, after its rows.
+    fn spectrum(&mut self, matrix: &str, sigma: &[f64]) -> anyhow::Result<()>;
+    /// The trajectory part begins: only a suite with trajectories calls it,
+    /// before any [`RunSink::track_step`] or [`RunSink::track_summary`].
+    fn begin_tracking(&mut self) -> anyhow::Result<()>;
+    /// One step of a tracker pass (a line of `tracking.csv`).
+    fn track_step(&mut self, step: &TrackStep) -> anyhow::Result<()>;
+    /// One tracker pass, or a trajectory that could not be assembled (a
+    /// line of `tracking_summary.csv`).
+    fn track_summary(&mut self, summary: &TrackSummary) -> anyhow::Result<()>;
 }
 
-/// Runs `suite`, writing its report; rows already written survive an
-/// interruption. A run that stops on an error still closes its report:
-/// `run.json` says "failed: <reason>" and `summary.md` lists what finished
-/// and what did not; the error is returned naming the report.
-pub fn run(suite: &Suite, registry: &Registry, opts: &RunOptions<'_>) -> anyhow::Result<RunOutput> {
-    run_part(suite, registry, opts, None)
-}
-
-/// Runs shard `part` of `suite` as [`run`] runs a suite, doing only the
-/// items it owns and recording in `shard.json` what it wrote
-/// ([`segments`]); `trained` are the suite's training runs for the
-/// matrices phase ([`trained::read`]), with the reports they came from.
-pub fn run_shard(
-    suite: &Suite,
-    registry: &Registry,
-    opts: &RunOptions<'_>,
-    part: &shard::Part,
-    trained: trained::Trained,
-) -> anyhow::Result<RunOutput> {
-    run_part(suite, registry, opts, Some((part, trained)))
-}
-
-fn run_part(
-    suite: &Suite,
-    registry: &Registry,
-    opts: &RunOptions<'_>,
-    shard: Option<(&shard::Part, trained::Trained)>,
-) -> anyhow::Result<RunOutput> {
-    let threads_max = suite.threads.iter().copied().max().unwrap_or(1);
-    let machine = Machine::probe(threads_max);
-    let mut meter = power::detect(Path::new("/sys/class/powercap"));
-    let lanes = calibrate::lanes(&suite.threads)?;
-    let gemm_rates: Vec<(usize, f64)> = lanes.iter().map(|l| (l.threads, l.gemm_gflops)).collect();
-    let mut writer = ReportWriter::create(&opts.root, suite, &machine, &meter, &gemm_rates)?;
-
-    let mut done = Done::default();
-    let mut marks = match shard {
-        Some((part, (outcomes, from))) => {
-            done.trainings = outcomes;
-            let dir = writer.dir();
-            Some(segments::Marks::start(
-                dir,
-                suite,
-                &machine.git_commit,
-                part,
-                &from,
-            )?)
-        }
-        None => None,
-    };
-    let result = measure_all(
-        suite,
-        registry,
-        opts,
-        &lanes,
-        &mut writer,
-        &mut meter,
-        &mut done,
-        marks.as_mut(),
-    );
-    let header = report::run_header(writer.dir(), suite, &machine, &meter);
-    match result {
-        Ok(()) => {
-            let dir = writer.finish()?;
-            if let Some(marks) = marks {
-                marks.finish("complete")?;
-            }
-            report::write_summary(&dir, suite, &header, &done.rows, &done.trainings, None)?;
-            report::write_html(&dir, suite, &header, &done.rows, &done.trainings)?;
-            Ok(RunOutput {
-                dir,
-                rows: done.rows,
-                trainings: done.trainings,
-                tracked: done.tracked,
-            })
-        }
-        Err(e) => {
-            let stopped = report::Stopped {
-                reason: format!("{e:#}"),
-                unfinished: done.unfinished(suite, marks.as_ref().map(|m| &m.part)),
-            };
-            let dir = writer.dir().to_path_buf();
-            // The run's own error comes first; a failure to close is added to it.
-            let marked = marks.map_or(Ok(()), |m| m.finish(&format!("failed: {}", stopped.reason)));
-            let closed = marked.and(writer.fail(&stopped.reason)).and_then(|dir| {
-                let rows = &done.rows;
-                report::write_summary(&dir, suite, &header, rows, &done.trainings, Some(&stopped))
-            });
-            Err(match closed {
-                Ok(()) => e.context(format!(
-                    "the run stopped early; its report {} records what finished (run.json, \
-                     summary.md)",
-                    dir.display()
-                )),
-                Err(close) => e.context(format!(
-                    "the run stopped early, and its report {} could not be closed ({close:#})",
-                    dir.display()
-                )),
-            })
-        }
-    }
-}
-
-/// What a run has finished so far.
+/// What a run has finished so far: [`execute`] fills it as it goes, so a
+/// run that stops early still knows what finished ([`Done::unfinished`]).
 #[derive(Default)]
-struct Done {
-    rows: Vec<Row>,
-    trainings: Vec<TrainOutcome>,
+pub struct Done {
+    pub rows: Vec<Row>,
+    /// The training runs: the matrices phase of a shard starts with those
+    /// it read ([`trained::read`]).
+    pub trainings: Vec<TrainOutcome>,
     /// The names of the matrix sources (set once training is over).
     sources: Option<Vec<String>>,
     /// How many of `sources` were measured to the end.
     sources_finished: usize,
-    tracked: tracking::Tracked,
+    pub tracked: tracking::Tracked,
     /// Whether the trajectory part ran to its end.
     tracking_finished: bool,
     /// Each source's `[[matrix]]` index ([`trained::source_places`]).
@@ -202,7 +110,7 @@ struct Done {
 impl Done {
     /// The parts of `suite` not finished (of shard `part`'s, for a shard),
     /// as a person names them.
-    fn unfinished(&self, suite: &Suite, part: Option<&shard::Part>) -> Vec<String> {
+    pub fn unfinished(&self, suite: &Suite, part: Option<&shard::Part>) -> Vec<String> {
         let owns_run = |i: usize| part.is_none_or(|p| p.owns_training(i));
         let owns_rows = |j: usize| part.is_none_or(|p| p.owns_any_row_of(j));
         let mut out = Vec::new();
@@ -236,25 +144,28 @@ impl Done {
     }
 }
 
-/// The body of [`run`]: training, then every row, recording progress in
-/// `done`; a shard (`marks`) does only its items and marks each unit.
+/// Runs `suite` into the run's directory `dir` and `sink`: training, then
+/// every row, then the trajectory part, recording progress in `done`; a
+/// shard (`marks`) does only its items and marks each unit. Failures of a
+/// row are rows; an error returned stops the run, and `done` says how far
+/// it got.
 #[allow(clippy::too_many_arguments)]
-fn measure_all(
+pub fn execute(
     suite: &Suite,
     registry: &Registry,
     opts: &RunOptions<'_>,
     lanes: &[calibrate::Lane],
-    writer: &mut ReportWriter,
+    dir: &Path,
+    sink: &mut dyn RunSink,
     meter: &mut power::Meter,
     done: &mut Done,
     mut marks: Option<&mut segments::Marks>,
 ) -> anyhow::Result<()> {
-    let dir = writer.dir().to_path_buf();
     let owned = marks.as_deref().map(|m| m.part.clone());
     train::run_trainings(
         suite,
         registry,
-        &dir,
+        dir,
         meter,
         opts,
         &mut done.trainings,
@@ -282,7 +193,7 @@ fn measure_all(
             Err(message) => {
                 let row = Row::new(suite, load::job_name(&src.job), load::job_source(&src.job))
                     .with_status(Status::Error, message);
-                writer.row(&row)?;
+                sink.row(&row)?;
                 done.rows.push(row);
                 if let Some(m) = marks.as_deref_mut() {
                     m.mark(segments::load_error_key(job, file), true)?;
@@ -327,7 +238,7 @@ fn measure_all(
                             heap: opts.heap,
                         };
                         let row = measure::measure(&case, meter);
-                        writer.row(&row)?;
+                        sink.row(&row)?;
                         done.rows.push(row);
                         if let Some(marks) = marks.as_deref_mut() {
                             marks.mark(segments::row_key(job, file, index, [k, r, l]), false)?;
@@ -336,7 +247,7 @@ fn measure_all(
                     }
                 }
             }
-            writer.spectrum(&m.name, reference.singular_values())?;
+            sink.spectrum(&m.name, reference.singular_values())?;
             if let Some(marks) = marks.as_deref_mut() {
                 marks.mark(segments::spectrum_key(job, file, index), true)?;
             }
@@ -345,7 +256,7 @@ fn measure_all(
     }
     bar.finish_and_clear();
     if tracking::wanted(suite) {
-        let mut tracks = report::tracking::TrackingWriter::create(&dir)?;
+        sink.begin_tracking()?;
         let shard = match (owned.as_ref(), marks) {
             (Some(part), Some(marks)) => Some(tracking::ShardMarks { part, marks }),
             _ => None,
@@ -355,7 +266,7 @@ fn measure_all(
             registry,
             lanes,
             &done.trainings,
-            &mut tracks,
+            sink,
             &mut done.tracked,
             shard,
         )?;

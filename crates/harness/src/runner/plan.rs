@@ -8,7 +8,7 @@ use subspace::{Registry, SubspaceMethod};
 
 use crate::suite::{MatrixJob, MethodJob, Suite};
 
-use super::train::TrainOutcome;
+use crate::records::TrainOutcome;
 
 /// A method of the suite, built once.
 pub struct Method<'a> {

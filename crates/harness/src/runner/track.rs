@@ -26,73 +26,16 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use faer::{Mat, MatRef, Par};
-use serde::{Deserialize, Serialize};
 use subspace::metrics;
 use subspace::reference::ReferenceSvd;
 use subspace::{Context, SubspaceMethod};
 
 use super::calibrate::{Lane, par};
 use super::measure::explain;
-use super::row::{Status, inline_params};
 use super::trajectory::Trajectory;
+use crate::records::{Status, TrackStep, TrackSummary, inline_params};
+use crate::stats;
 use crate::suite::MethodJob;
-
-/// One step of one tracker pass: a line of `tracking.csv`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct TrackStep {
-    /// `<stage>/<label>` of the recording run.
-    pub run: String,
-    pub tensor: String,
-    /// The matrix as stored; the basis is of its `side`.
-    pub rows: usize,
-    pub cols: usize,
-    pub side: String,
-    pub method: String,
-    pub plugin: String,
-    pub params: String,
-    pub rank: usize,
-    pub threads: usize,
-    /// The training step the gradient was recorded at.
-    pub step: usize,
-    /// The position in the trajectory (0 = first update).
-    pub index: usize,
-    pub status: Status,
-    pub error: String,
-    pub err_fro: Option<f64>,
-    pub sin_theta: Option<f64>,
-    /// Largest principal angle to the previous step's basis, radians.
-    pub step_angle: Option<f64>,
-    /// Seconds of this update.
-    pub time_s: Option<f64>,
-    /// Seconds of the updates so far, this one included.
-    pub time_cumulative_s: Option<f64>,
-}
-
-/// One tracker pass over one trajectory: a line of `tracking_summary.csv`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct TrackSummary {
-    pub run: String,
-    pub tensor: String,
-    pub rows: usize,
-    pub cols: usize,
-    pub side: String,
-    pub method: String,
-    pub plugin: String,
-    pub params: String,
-    pub rank: usize,
-    pub threads: usize,
-    /// Steps with figures.
-    pub steps: usize,
-    pub status: Status,
-    pub error: String,
-    pub err_fro_median: Option<f64>,
-    pub err_fro_worst: Option<f64>,
-    pub sin_theta_median: Option<f64>,
-    pub step_angle_median: Option<f64>,
-    /// Seconds of every update of the pass.
-    pub time_total_s: Option<f64>,
-    pub time_per_update_s: Option<f64>,
-}
 
 /// The input of a trajectory's methods: each matrix, or its transpose on
 /// the right side.
@@ -267,7 +210,7 @@ fn summarize(
     failure: Option<(usize, String)>,
 ) -> TrackSummary {
     let ok: Vec<&TrackStep> = steps.iter().filter(|r| r.status == Status::Ok).collect();
-    let median = |v: Vec<f64>| (!v.is_empty()).then(|| crate::report::training::median(v));
+    let median = |v: Vec<f64>| (!v.is_empty()).then(|| stats::median(&v));
     let errs: Vec<f64> = ok.iter().filter_map(|r| r.err_fro).collect();
     s.steps = ok.len();
     s.err_fro_worst = errs.iter().copied().reduce(f64::max);

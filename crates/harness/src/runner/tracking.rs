@@ -17,14 +17,13 @@ use faer::Par;
 use subspace::reference::ReferenceSvd;
 use subspace::{Registry, SubspaceMethod};
 
+use super::RunSink;
 use super::calibrate::Lane;
-use super::row::Status;
 use super::segments::{self, Marks};
 use super::shard::{Item, Part};
-use super::track::{self, Inputs, TrackStep, TrackSummary};
-use super::train::TrainOutcome;
+use super::track::{self, Inputs};
 use super::trajectory::{self, Trajectory};
-use crate::report::tracking::TrackingWriter;
+use crate::records::{Status, TrackStep, TrackSummary, TrainOutcome};
 use crate::suite::{MatrixJob, Side, Suite};
 
 /// What the trajectory part produced so far.
@@ -50,7 +49,7 @@ pub struct ShardMarks<'a> {
 }
 
 /// Runs the trajectory part of `suite` (see the module doc), appending to
-/// `out` and `writer` as each pass finishes. A shard (`shard`) follows only
+/// `out` and `sink` as each pass finishes. A shard (`shard`) follows only
 /// the method × rank × lane items of each trajectory source that it owns,
 /// and marks each pass as a unit keyed by its place in an unsharded run
 /// ([`segments::tracking_key`]).
@@ -59,7 +58,7 @@ pub fn track_all(
     registry: &Registry,
     lanes: &[Lane],
     trainings: &[TrainOutcome],
-    writer: &mut TrackingWriter,
+    sink: &mut dyn RunSink,
     out: &mut Tracked,
     mut shard: Option<ShardMarks<'_>>,
 ) -> anyhow::Result<()> {
@@ -94,7 +93,7 @@ pub fn track_all(
                         error: reason,
                         ..TrackSummary::default()
                     };
-                    writer.summary(&row)?;
+                    sink.track_summary(&row)?;
                     out.summaries.push(row);
                     if let Some(s) = shard.as_mut() {
                         s.marks.mark(segments::tracking_key(j, rec, None), true)?;
@@ -107,16 +106,7 @@ pub fn track_all(
                     job: j,
                     key: [rec, i],
                 };
-                follow_all(
-                    suite,
-                    &methods,
-                    lanes,
-                    t,
-                    writer,
-                    out,
-                    place,
-                    shard.as_mut(),
-                )?;
+                follow_all(suite, &methods, lanes, t, sink, out, place, shard.as_mut())?;
             }
         }
     }
@@ -138,7 +128,7 @@ fn follow_all(
     methods: &[Result<Arc<dyn SubspaceMethod>, String>],
     lanes: &[Lane],
     t: &Trajectory,
-    writer: &mut TrackingWriter,
+    sink: &mut dyn RunSink,
     out: &mut Tracked,
     place: Place,
     mut shard: Option<&mut ShardMarks<'_>>,
@@ -205,7 +195,7 @@ fn follow_all(
                     },
                 };
                 if let Some(row) = refusal {
-                    writer.summary(&row)?;
+                    sink.track_summary(&row)?;
                     out.summaries.push(row);
                     if let Some(s) = shard.as_deref_mut() {
                         s.marks.mark(key, false)?;
@@ -216,9 +206,9 @@ fn follow_all(
                 let pass = track::follow(method, &inputs, rank, suite.seed, suite.warmup, lane);
                 let (steps, summary) = track::rows(job, &inputs, rank, lane.threads, pass);
                 for s in &steps {
-                    writer.step(s)?;
+                    sink.track_step(s)?;
                 }
-                writer.summary(&summary)?;
+                sink.track_summary(&summary)?;
                 out.steps.extend(steps);
                 out.summaries.push(summary);
                 if let Some(s) = shard.as_deref_mut() {

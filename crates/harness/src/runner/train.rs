@@ -1,59 +1,23 @@
 //! A suite's training runs, first of a run: every `[[stage]]` × `[[run]]`
 //! (× seed, with `seeds`) in order under `<dir>/train/<stage>/<run>/`
 //! (`…/seed-<N>/` with `seeds`), each run's steps appended to
-//! `<dir>/training.csv` (its run column the run's [`TrainJob::id`], its last
+//! `<dir>/training.csv` (its run column the run's [`crate::suite::TrainJob::id`], its last
 //! column `seed` the run's seed) and its outcome to
-//! `<dir>/training.json` as it finishes. A run that fails is an outcome with
+//! `<dir>/training.json` as it finishes ([`TrainOutcome`]). A run that fails is an outcome with
 //! [`Status::Error`] and the reason; the others still run. The energy meter,
 //! where one exists, reads around the whole run. A shard (`marks`) runs
 //! only the runs it owns and marks each as a unit ([`super::segments`]).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::Context as _;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use subspace::Registry;
 
 use super::RunOptions;
-use super::row::Status;
 use crate::power::Meter;
-use crate::suite::{Suite, TrainJob, run_id};
-
-/// What one training run of a suite produced.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct TrainOutcome {
-    pub stage: String,
-    pub label: String,
-    /// The seed of this repeat of a run with `seeds`; `None` without (then
-    /// the seed is the summary's `config.seed`).
-    #[serde(default)]
-    pub seed: Option<u64>,
-    /// [`Status::Ok`], or [`Status::Error`] with `error` saying why.
-    pub status: Status,
-    pub error: String,
-    /// The run's directory (training.csv, memory.json, grads/, …).
-    pub dir: PathBuf,
-    pub summary: Option<llama::session::TrainSummary>,
-    /// Every step's row, as in the run's training.csv.
-    #[serde(skip)]
-    pub steps: Vec<llama::session::StepRow>,
-    /// Energy of the whole run (evaluations included) and per step.
-    pub energy_j: Option<f64>,
-    pub energy_per_step_j: Option<f64>,
-    pub energy_note: String,
-}
-
-impl TrainOutcome {
-    /// The run's name in reports, as its job's ([`TrainJob::id`]).
-    pub fn id(&self) -> String {
-        run_id(&self.stage, &self.label, self.seed)
-    }
-
-    /// Whether this is the outcome of `job`.
-    pub fn is_of(&self, job: &TrainJob) -> bool {
-        self.stage == job.stage && self.label == job.label && self.seed == job.seed
-    }
-}
+use crate::records::{Status, TrainOutcome};
+use crate::suite::Suite;
 
 /// training.csv's last column.
 #[derive(Serialize)]

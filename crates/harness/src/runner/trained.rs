@@ -11,7 +11,7 @@ use anyhow::{Context as _, bail};
 use crate::suite::{MatrixJob, Suite};
 
 use super::plan;
-use super::train::TrainOutcome;
+use crate::records::TrainOutcome;
 
 /// The training runs a shard reads, in suite order, and the reports they
 /// came from.

@@ -19,7 +19,7 @@ use crate::source::{self, Tensors};
 use crate::suite::Suite;
 
 use super::load::recorded_step;
-use super::train::TrainOutcome;
+use crate::records::TrainOutcome;
 
 /// One tensor's matrices along a run's recorded steps.
 #[derive(Debug, Clone)]

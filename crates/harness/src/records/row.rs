@@ -1,6 +1,6 @@
-//! The records a run writes: one [`Row`] per matrix × method × rank × thread
-//! count (a line of `results.csv`), its [`Status`], the [`Origin`] of a
-//! recorded gradient, and the [`Metric`]s the accuracy gate compares.
+//! One [`Row`] per matrix × method × rank × thread count (a line of
+//! `results.csv`), its [`Status`], the [`Origin`] of a recorded gradient,
+//! and the [`Metric`]s the accuracy gate compares.
 //!
 //! The CSV text of every enum is its serde name (`Status::Ok` is `ok`,
 //! `Metric::ErrFro` is `err_fro`), the same as [`std::fmt::Display`] and
