@@ -13,12 +13,14 @@
 //! - [`lu`]: the LU power-iteration normalizer;
 //! - [`svd`]: the small thin SVD (left vectors);
 //! - [`simd`]: clearing the upper AVX state after faer's kernels;
-//! - [`flops`]: operation counts.
+//! - [`flops`]: operation counts;
+//! - [`bytes`]: heap bytes of matrices as faer allocates them.
 //!
 //! Kernel signature, house style: outputs first (`MatMut`), then inputs
 //! (`MatRef`), then `par`. Workspaces are made once per call, outside any
 //! loop, and reused.
 
+pub mod bytes;
 pub mod flops;
 pub mod gemm;
 pub mod lu;
@@ -27,6 +29,7 @@ pub mod qr;
 pub mod simd;
 pub mod svd;
 
+pub use bytes::mat_bytes;
 pub use gemm::{gemm, matmul};
 pub use lu::lu_normalize_in_place;
 pub use qr::ThinQr;

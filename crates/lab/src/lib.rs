@@ -19,5 +19,7 @@ pub fn registry() -> Result<Registry, RegistryError> {
     r.register::<cuda_rrf::CudaSvd>()?;
     r.register::<subspace_iteration::SubspaceIteration>()?;
     r.register::<online_pca::OnlinePca>()?;
+    r.register::<random::Random>()?;
+    r.register::<dct::Dct>()?;
     Ok(r)
 }

@@ -70,6 +70,14 @@ fn determinism() {
 }
 
 #[test]
+fn controls_follow_their_stated_rule() {
+    let _gate = shared();
+    for v in variants() {
+        v.check(testkit::check_rule);
+    }
+}
+
+#[test]
 fn drawn_shapes_and_spectra() {
     let _gate = shared();
     for v in variants() {

@@ -63,6 +63,14 @@ impl<'a> Context<'a> {
         self.draws = self.draws.max(draws);
     }
 
+    /// Peak heap bytes of [`gaussian`](Self::gaussian)`(rows, cols)`, its
+    /// result included: the columns drawn one by one, then the matrix.
+    pub fn gaussian_bytes(rows: usize, cols: usize) -> usize {
+        size_of::<f32>() * rows * cols
+            + size_of::<Vec<f32>>() * cols
+            + dense::mat_bytes::<f32>(rows, cols)
+    }
+
     /// Draws an `rows × cols` matrix of independent standard normal entries.
     ///
     /// Each call advances the context, so two draws differ. Columns are

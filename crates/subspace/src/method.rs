@@ -54,6 +54,23 @@ pub enum Guarantee {
         power_iters: usize,
         truncated: bool,
     },
+    /// A control that ignores A: Q is the first k columns of a
+    /// Haar-distributed orthogonal m×m matrix drawn from the context's
+    /// seeded stream (QR of a Gaussian with the signs of R's diagonal moved
+    /// into Q, Mezzadri 2007 §5), the projection of GoLore, FLORA and
+    /// APOLLO. No error bound; in expectation it captures the share k/m of
+    /// any A's energy (E[QQᵀ] = (k/m)·I). The conformance kit checks that Q
+    /// does not depend on A and that E[Q] = 0 and E[QQᵀ] = (k/m)·I over
+    /// seeds ([`crate::testkit::rules`]).
+    Haar,
+    /// The k columns of a fixed orthonormal m×m dictionary D (the same for
+    /// every input and seed) with the largest scores ‖d_jᵀA‖_ℓ, ℓ = `ell`
+    /// (1 or 2). With ℓ = 2 they are the k columns of D that capture the
+    /// most of A's energy, which is at least (k/m)·‖A‖_F² (the top k of m
+    /// non-negative shares summing to ‖A‖_F²); with ℓ = 1 no energy bound
+    /// holds. The conformance kit reads D from a call at k = m and checks
+    /// the rule on each input ([`crate::testkit::rules`]).
+    BestColumns { ell: u8 },
     /// No accuracy claim (e.g. unnormalized power iteration in f32, which
     /// loses the directions whose σ_j/σ₁ raised to 2q+1 falls below ε): the
     /// conformance kit checks shape, orthonormality and determinism only.

@@ -9,7 +9,16 @@
 //! | `err_spec`  | ‖R‖₂ / σ_{k+1}                   | 1       |
 //! | `sin_theta` | ‖(I − QQᵀ)U_k‖₂                  | 0       |
 //! | `energy`    | ‖QᵀA‖_F² / ‖A‖_F²                | Σ_{j≤k}σ_j²/‖A‖_F² |
+//! | `energy_optimal` | Σ_{j≤k}σ_j² / ‖A‖_F²        | (itself) |
+//! | `energy_ratio` | ‖QᵀA‖_F² / Σ_{j≤k}σ_j²        | 1       |
 //! | `ortho`     | ‖QᵀQ − I‖_F                      | 0       |
+//!
+//! **Bounded accuracy.** `err_fro` is a ratio to the optimal tail and
+//! explodes where that tail is small; `energy_ratio` is the captured energy
+//! as a share of the most any rank-k basis captures (Ky Fan: the optimum is
+//! Σ_{j≤k}σ_j², reached by U_k). It lies in [0, 1] up to the roundoff of
+//! Q's orthonormality, reads 1 for an optimal basis and about k/m for a
+//! Haar-random one (E[QQᵀ] = (k/m)·I), whatever the spectrum.
 //!
 //! **Exactly low-rank inputs.** When ‖A − A_k‖_F (or σ_{k+1}) is below f32
 //! roundoff of A, the ratio would divide by (nearly) zero. The denominators
@@ -18,7 +27,7 @@
 //! the residual in units of f32 roundoff, and a basis exact to working
 //! precision scores about 1 or below.
 //! The zero matrix has `err_fro = err_spec = 1` (any basis is optimal) and
-//! `energy = 1`.
+//! `energy = energy_optimal = energy_ratio = 1`.
 
 use crate::reference::{ReferenceSvd, singular_values};
 use crate::{Guarantee, SubspaceError};
@@ -31,6 +40,10 @@ pub struct Accuracy {
     pub err_spec: f64,
     pub sin_theta: f64,
     pub energy: f64,
+    /// Σ_{j≤k}σ_j² / ‖A‖_F²: the optimum's `energy` at the same rank.
+    pub energy_optimal: f64,
+    /// ‖QᵀA‖_F² / Σ_{j≤k}σ_j² (1 = optimal; about k/m for a random basis).
+    pub energy_ratio: f64,
     pub ortho: f64,
     /// ‖A − QQᵀA‖_F, absolute.
     pub residual_fro: f64,
@@ -84,22 +97,65 @@ pub fn accuracy(
         .copied()
         .unwrap_or(0.0);
 
-    let energy = if norm_fro == 0.0 {
-        1.0
-    } else {
-        (qta.norm_l2() / norm_fro).powi(2)
-    };
+    let shares = EnergyShares::new(
+        qta.norm_l2().powi(2),
+        optimal_energy(reference.singular_values(), k),
+        norm_fro * norm_fro,
+    );
     let ortho = (mul(q.transpose(), q.as_ref()) - Mat::<f64>::identity(k, k)).norm_l2();
 
     Ok(Accuracy {
         err_fro,
         err_spec,
         sin_theta,
-        energy,
+        energy: shares.captured,
+        energy_optimal: shares.optimal,
+        energy_ratio: shares.ratio,
         ortho,
         residual_fro,
         residual_spec,
     })
+}
+
+/// Σ_{j≤k} σ_j²: the most energy ‖QᵀA‖_F² any m×k orthonormal Q captures
+/// (Ky Fan), from A's singular values `s` (non-increasing; k past their
+/// end counts them all).
+pub fn optimal_energy(s: &[f64], k: usize) -> f64 {
+    s.iter().take(k).map(|x| x * x).sum()
+}
+
+/// A basis's captured energy as shares: of ‖A‖_F², and of the optimum's at
+/// the same rank.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EnergyShares {
+    /// ‖QᵀA‖_F² / ‖A‖_F².
+    pub captured: f64,
+    /// Σ_{j≤k}σ_j² / ‖A‖_F².
+    pub optimal: f64,
+    /// ‖QᵀA‖_F² / Σ_{j≤k}σ_j² (1 = optimal).
+    pub ratio: f64,
+}
+
+impl EnergyShares {
+    /// The shares of a basis capturing `captured` = ‖QᵀA‖_F² of a matrix
+    /// with `total` = ‖A‖_F², whose rank-k optimum captures `optimal` =
+    /// Σ_{j≤k}σ_j². The zero matrix (`total` = 0) scores 1 on each: every
+    /// basis is optimal for it.
+    pub fn new(captured: f64, optimal: f64, total: f64) -> Self {
+        if total == 0.0 {
+            return Self {
+                captured: 1.0,
+                optimal: 1.0,
+                ratio: 1.0,
+            };
+        }
+        Self {
+            captured: captured / total,
+            optimal: optimal / total,
+            // A non-zero matrix has σ₁ > 0, so `optimal` > 0.
+            ratio: captured / optimal,
+        }
+    }
 }
 
 /// The f32 roundoff level of a residual of an m×n matrix of norm `scale`:
@@ -160,7 +216,10 @@ pub fn hmt_bound(s: &[f64], k: usize, p: usize, q: usize, truncated: bool) -> Op
 /// exact methods and where HMT's hypotheses fail.
 pub fn bound_for(s: &[f64], guarantee: Guarantee) -> Option<HmtBound> {
     match guarantee {
-        Guarantee::Exact | Guarantee::Unbounded => None,
+        Guarantee::Exact
+        | Guarantee::Unbounded
+        | Guarantee::Haar
+        | Guarantee::BestColumns { .. } => None,
         Guarantee::Randomized {
             rank,
             oversample,

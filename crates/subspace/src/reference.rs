@@ -66,8 +66,9 @@ impl ReferenceSvd {
     }
 }
 
-/// Singular values of an f64 matrix, non-increasing.
-pub(crate) fn singular_values(a: MatRef<'_, f64>, par: Par) -> Result<Vec<f64>, SubspaceError> {
+/// Singular values of an f64 matrix, non-increasing (faer's SVD without
+/// vectors, under `par`).
+pub fn singular_values(a: MatRef<'_, f64>, par: Par) -> Result<Vec<f64>, SubspaceError> {
     let (m, n) = a.shape();
     let r = m.min(n);
     if r == 0 {

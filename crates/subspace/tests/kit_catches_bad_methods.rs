@@ -445,3 +445,206 @@ fn state_shapes_catch_a_tracker_that_takes_any_state() {
     let forgets: Arc<dyn SubspaceMethod> = Arc::new(Forgets);
     testkit::check_state_shapes(&forgets);
 }
+
+/// The QR of an m×k Gaussian from the context, with R's diagonal made
+/// positive (`sign_fix`, Mezzadri 2007) or left to the QR's convention,
+/// after scaling the Gaussian's first row by `skew`.
+fn gaussian_basis(
+    m: usize,
+    k: usize,
+    ctx: &mut Context<'_>,
+    sign_fix: bool,
+    skew: f32,
+) -> Mat<f32> {
+    let mut g = ctx.gaussian(m, k);
+    for j in 0..k {
+        g[(0, j)] *= skew;
+    }
+    let qr = g.qr();
+    let (q, r) = (qr.compute_thin_Q(), qr.thin_R());
+    Mat::from_fn(m, k, |i, j| {
+        if sign_fix && r[(j, j)] < 0.0 {
+            -q[(i, j)]
+        } else {
+            q[(i, j)]
+        }
+    })
+}
+
+/// A claimed Haar basis: `sign_fix` and `skew` as in [`gaussian_basis`],
+/// or the SVD's basis of A (`reads_a`).
+struct ClaimsHaar {
+    name: &'static str,
+    sign_fix: bool,
+    skew: f32,
+    reads_a: bool,
+}
+impl SubspaceMethod for ClaimsHaar {
+    fn name(&self) -> &str {
+        self.name
+    }
+    fn guarantee(&self, _: usize, _: usize, _: usize) -> Guarantee {
+        Guarantee::Haar
+    }
+    fn compute(
+        &self,
+        a: MatRef<'_, f32>,
+        k: usize,
+        ctx: &mut Context<'_>,
+    ) -> Result<Basis, SubspaceError> {
+        let q = if self.reads_a {
+            svd_basis(a, k)
+        } else {
+            gaussian_basis(a.nrows(), k, ctx, self.sign_fix, self.skew)
+        };
+        Ok(Basis {
+            q,
+            info: Info::default(),
+        })
+    }
+}
+
+const HAAR: ClaimsHaar = ClaimsHaar {
+    name: "haar",
+    sign_fix: true,
+    skew: 1.0,
+    reads_a: false,
+};
+
+#[test]
+fn haar_passes_a_haar_basis() {
+    testkit::check_haar(&HAAR);
+    // It claims no bound, and no range: the degenerate check holds it to
+    // orthonormality only.
+    testkit::check_degenerate(&HAAR);
+}
+
+#[test]
+#[should_panic(expected = "the basis depends on A")]
+fn haar_catches_a_basis_that_reads_the_matrix() {
+    testkit::check_haar(&ClaimsHaar {
+        name: "reads-a",
+        reads_a: true,
+        ..HAAR
+    });
+}
+
+#[test]
+#[should_panic(expected = "from E[Q] = 0")]
+fn haar_catches_a_qr_without_the_sign_fix() {
+    testkit::check_haar(&ClaimsHaar {
+        name: "no-sign-fix",
+        sign_fix: false,
+        ..HAAR
+    });
+}
+
+#[test]
+#[should_panic(expected = "E[QQᵀ] = (k/m)·I")]
+fn haar_catches_a_skewed_distribution() {
+    testkit::check_haar(&ClaimsHaar {
+        name: "skewed",
+        skew: 2.0,
+        ..HAAR
+    });
+}
+
+/// Rows of A as the dictionary (D = I): the k rows of largest ℓ-norm
+/// (`ell`), claimed as `claims`; `worst` keeps the smallest instead, `svd`
+/// returns the SVD's basis.
+struct RowNorms {
+    name: &'static str,
+    ell: u8,
+    claims: u8,
+    worst: bool,
+    svd: bool,
+}
+impl SubspaceMethod for RowNorms {
+    fn name(&self) -> &str {
+        self.name
+    }
+    fn guarantee(&self, _: usize, _: usize, _: usize) -> Guarantee {
+        Guarantee::BestColumns { ell: self.claims }
+    }
+    fn compute(
+        &self,
+        a: MatRef<'_, f32>,
+        k: usize,
+        _: &mut Context<'_>,
+    ) -> Result<Basis, SubspaceError> {
+        let (m, n) = a.shape();
+        if self.svd {
+            return Ok(Basis {
+                q: svd_basis(a, k),
+                info: Info::default(),
+            });
+        }
+        let score = |i: usize| -> f64 {
+            let row = (0..n).map(|j| f64::from(a[(i, j)]).abs());
+            if self.ell == 1 {
+                row.sum()
+            } else {
+                row.map(|x| x * x).sum()
+            }
+        };
+        let mut order: Vec<usize> = (0..m).collect();
+        order.sort_by(|&x, &y| score(y).total_cmp(&score(x)).then(x.cmp(&y)));
+        if self.worst && k < m {
+            order.reverse();
+        }
+        let q = Mat::from_fn(m, k, |i, c| f32::from(i == order[c]));
+        Ok(Basis {
+            q,
+            info: Info::default(),
+        })
+    }
+}
+
+const ROWS: RowNorms = RowNorms {
+    name: "row-norms",
+    ell: 2,
+    claims: 2,
+    worst: false,
+    svd: false,
+};
+
+#[test]
+fn best_columns_passes_a_correct_selection() {
+    testkit::check_best_columns(&ROWS);
+    testkit::check_best_columns(&RowNorms {
+        ell: 1,
+        claims: 1,
+        ..ROWS
+    });
+    testkit::check_degenerate(&ROWS);
+}
+
+#[test]
+#[should_panic(expected = "left out column")]
+fn best_columns_catches_the_worst_columns() {
+    testkit::check_best_columns(&RowNorms {
+        name: "worst-rows",
+        worst: true,
+        ..ROWS
+    });
+}
+
+#[test]
+#[should_panic(expected = "left out column")]
+fn best_columns_catches_another_norm() {
+    testkit::check_best_columns(&RowNorms {
+        name: "l1-claims-l2",
+        ell: 1,
+        ..ROWS
+    });
+}
+
+#[test]
+#[should_panic(expected = "is not a column of its dictionary")]
+fn best_columns_catches_a_basis_outside_the_dictionary() {
+    testkit::check_best_columns(&RowNorms {
+        name: "svd-claims-columns",
+        svd: true,
+        ..ROWS
+    });
+}

@@ -135,6 +135,59 @@ fn metrics_of_exactly_low_rank_and_zero_inputs_are_finite() {
     let q = generate::identity(10, 2);
     let acc = accuracy(&r, q.as_ref(), Par::Seq).unwrap();
     assert_eq!((acc.err_fro, acc.err_spec, acc.energy), (1.0, 1.0, 1.0));
+    assert_eq!((acc.energy_optimal, acc.energy_ratio), (1.0, 1.0));
+}
+
+/// The bounded energy figures on cases computed by hand: A = diag(3, 2, 1)
+/// (in a 5×4 frame, turned by Haar-random rotations on both sides so that
+/// no coordinate is special), the basis spanning its first and third
+/// singular directions at k = 2: captured 9 + 1 = 10 of ‖A‖_F² = 14, the
+/// optimum 9 + 4 = 13; the rank-deficient case at k above the rank; and
+/// the ratio against the singular values of an independent SVD (nalgebra)
+/// for a drawn basis.
+#[test]
+fn energy_shares_by_hand_and_against_an_independent_svd() {
+    let (m, n) = (5, 4);
+    let a = generate::with_singular_values(m, n, &[3.0, 2.0, 1.0], 21);
+    let r = ReferenceSvd::new(a.as_ref(), Par::Seq).unwrap();
+    let q = Mat::<f32>::from_fn(m, 2, |i, j| r.u()[(i, 2 * j)] as f32);
+    let acc = accuracy(&r, q.as_ref(), Par::Seq).unwrap();
+    assert_close("energy", acc.energy, 10.0 / 14.0, 1e-6);
+    assert_close("energy_optimal", acc.energy_optimal, 13.0 / 14.0, 1e-6);
+    assert_close("energy_ratio", acc.energy_ratio, 10.0 / 13.0, 1e-6);
+    let best = Mat::<f32>::from_fn(m, 2, |i, j| r.u()[(i, j)] as f32);
+    let acc = accuracy(&r, best.as_ref(), Par::Seq).unwrap();
+    assert_close("energy_ratio of U_2", acc.energy_ratio, 1.0, 1e-6);
+
+    // Rank 3 at k = 4: the optimum holds all the energy, so the ratio is
+    // the captured share itself, 1 for a basis containing the range.
+    let u4 = Mat::<f32>::from_fn(m, 4, |i, j| r.u()[(i, j)] as f32);
+    let acc = accuracy(&r, u4.as_ref(), Par::Seq).unwrap();
+    assert_close(
+        "rank-deficient energy_optimal",
+        acc.energy_optimal,
+        1.0,
+        1e-12,
+    );
+    assert_close("rank-deficient energy_ratio", acc.energy_ratio, 1.0, 1e-6);
+    assert_close("rank-deficient energy", acc.energy, acc.energy_ratio, 1e-12);
+
+    // A drawn basis of a GaLore-like matrix, against nalgebra's σ.
+    let (m, n, k) = (60, 90, 8);
+    let a = generate::with_spectrum(m, n, Spectrum::Polynomial { power: 1.0 }, 22);
+    let r = ReferenceSvd::new(a.as_ref(), Par::Seq).unwrap();
+    let q = generate::with_spectrum(m, k, Spectrum::Flat, 23); // orthonormal columns
+    let acc = accuracy(&r, q.as_ref(), Par::Seq).unwrap();
+    let sigma = nalgebra_singular_values(&a);
+    let total: f64 = sigma.iter().map(|s| s * s).sum();
+    let optimal: f64 = sigma[..k].iter().map(|s| s * s).sum();
+    let a64 = nalgebra::DMatrix::<f64>::from_fn(m, n, |i, j| a[(i, j)] as f64);
+    let q64 = nalgebra::DMatrix::<f64>::from_fn(m, k, |i, j| q[(i, j)] as f64);
+    let captured = (q64.transpose() * a64).norm_squared();
+    assert_close("energy", acc.energy, captured / total, 1e-9);
+    assert_close("energy_optimal", acc.energy_optimal, optimal / total, 1e-9);
+    assert_close("energy_ratio", acc.energy_ratio, captured / optimal, 1e-9);
+    assert!(acc.energy_ratio < 1.0);
 }
 
 #[test]

@@ -351,12 +351,8 @@ impl Rrf {
     }
 }
 
-/// Bytes of a `Mat<T>` of `rows × cols` as faer allocates it: each column
-/// padded to a multiple of 64 bytes.
-pub fn mat_bytes<T>(rows: usize, cols: usize) -> usize {
-    let size = size_of::<T>();
-    rows.next_multiple_of(64 / size) * cols * size
-}
+/// Bytes of a `Mat<T>` as faer allocates it (re-exported from `dense`).
+pub use dense::mat_bytes;
 
 /// The peak bytes [`project_svd`] allocates for an m×ℓ basis of an m×n
 /// matrix at rank k (its m×k result included): B = QᵀA (ℓ×n) in f32 and

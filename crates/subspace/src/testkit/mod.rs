@@ -15,6 +15,9 @@
 //! - [`drawn`]: proptest-drawn cases and the fixtures they left;
 //! - [`workspace`]: the predicted `workspace_bytes` against a measured peak
 //!   heap, within the tolerance stated there;
+//! - [`rules`]: what the two control guarantees state, where no bound
+//!   applies: a Haar basis ignores A and has Haar moments, a BestColumns
+//!   basis is the k best-scoring columns of a fixed dictionary;
 //! - [`tracking`]: every method as a tracker ([`crate::tracker()`]) on a
 //!   slowly turning trajectory: declared settling, state round trip, same
 //!   bits for any thread count, states of the wrong shape refused;
@@ -26,6 +29,7 @@
 
 pub mod checks;
 pub mod drawn;
+pub mod rules;
 pub mod tracking;
 pub mod variants;
 pub mod workspace;
@@ -35,6 +39,7 @@ pub use checks::{
     check_errors, check_shapes, ortho_tol, roundoff_floor, run, spectrum_cases,
 };
 pub use drawn::{DrawnCase, FIXTURES, check_case, check_drawn};
+pub use rules::{check_best_columns, check_haar, check_rule};
 pub use tracking::{
     check_settling, check_state_round_trip, check_state_shapes, check_tracker_determinism,
 };
