@@ -19,10 +19,15 @@
 //! R's shape; on a refresh they are kept (the reference), reset or carried
 //! into the new basis ([`MomentPolicy`], `moments`), and the new basis may
 //! be aligned with the previous one first (`align`, [`super::align`]).
+//! Under `refresh = "lazy"` each matrix refreshes on its own schedule
+//! instead, Q-GaLore's ([`super::refresh`]). Every step logs the quality of
+//! the bases it refreshed, and every `quality_every` steps that of all of
+//! them with the optimum's ([`super::quality`]).
 //! Every other parameter (embeddings, norms, lm_head) gets plain AdamW, bit
 //! for bit.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use faer::{Mat, MatRef};
 use rayon::prelude::*;
@@ -33,6 +38,8 @@ use super::moments::MomentPolicy;
 use super::optimizer::{Optimizer, RefreshWorkspace};
 pub use super::projected::refresh_seed;
 use super::projected::{Projected, projected_step, refresh_all};
+use super::quality::{self, DEFAULT_QUALITY_EVERY, MatrixQuality, StepQuality};
+use super::refresh::{LazySchedule, RefreshCounts, RefreshRule, every_count};
 use super::registry::OptimizerKind;
 use crate::params::{NamedTensor, TensorData};
 use crate::{Layout, ParamStore};
@@ -51,6 +58,10 @@ pub struct GaloreParams {
     pub moments: MomentPolicy,
     /// Align each new basis with the previous one ([`super::align`]).
     pub align: bool,
+    /// When each matrix refreshes ([`super::refresh`]).
+    pub refresh: RefreshRule,
+    /// Steps between the quality log's optimum SVDs ([`super::quality`]).
+    pub quality_every: u64,
     pub adamw: AdamWParams,
 }
 
@@ -62,6 +73,8 @@ impl Default for GaloreParams {
             update_proj_gap: 200,
             moments: MomentPolicy::Keep,
             align: false,
+            refresh: RefreshRule::Every,
+            quality_every: DEFAULT_QUALITY_EVERY,
             adamw: AdamWParams::default(),
         }
     }
@@ -76,10 +89,12 @@ pub enum Side {
     Left,
 }
 
-/// A refresh that failed: which parameter, at which (1-based) step, and why.
+/// A refresh that failed: which parameter, at which (1-based) step, in which
+/// stage (the subspace method, or the quality log's f64 SVD), and why.
 #[derive(Debug, thiserror::Error)]
-#[error("GaLore step {step}: the subspace method failed on {tensor}: {source}")]
+#[error("GaLore step {step}: {stage} failed on {tensor}: {source}")]
 pub struct RefreshError {
+    pub stage: &'static str,
     pub tensor: String,
     pub step: u64,
     #[source]
@@ -116,6 +131,7 @@ pub struct GaloreAdamW {
     t: u64,
     total: SubspaceTiming,
     last_step: SubspaceTiming,
+    last_quality: StepQuality,
 }
 
 impl std::fmt::Debug for GaloreAdamW {
@@ -144,6 +160,17 @@ impl GaloreAdamW {
             params.update_proj_gap >= 1,
             "update_proj_gap must be at least 1"
         );
+        assert!(
+            params.quality_every >= 1,
+            "quality_every must be at least 1"
+        );
+        let schedule = match params.refresh {
+            RefreshRule::Every => None,
+            RefreshRule::Lazy { queue, .. } => {
+                assert!(queue >= 1, "the lazy queue must hold at least 1");
+                Some(LazySchedule::new(params.update_proj_gap))
+            }
+        };
         let method: Arc<dyn SubspaceMethod> = Arc::from(method);
         let mut projected = Vec::new();
         let mut dense = Vec::new();
@@ -168,6 +195,7 @@ impl GaloreAdamW {
                     p: Mat::zeros(a_rows, rank),
                     m: Mat::zeros(r_shape.0, r_shape.1),
                     v: Mat::zeros(r_shape.0, r_shape.1),
+                    schedule: schedule.clone(),
                 });
             } else {
                 dense.push(Dense {
@@ -187,6 +215,7 @@ impl GaloreAdamW {
             t: 0,
             total: SubspaceTiming::default(),
             last_step: SubspaceTiming::default(),
+            last_quality: StepQuality::default(),
         }
     }
 
@@ -200,9 +229,59 @@ impl GaloreAdamW {
         self.t
     }
 
-    /// Whether step `t` (1-based) refreshes the bases.
+    /// Whether step `t` (1-based) refreshes the bases under `refresh =
+    /// "every"` (steps 1, 1 + T, 1 + 2T, …).
     pub fn refreshes_at(&self, t: u64) -> bool {
         (t - 1).is_multiple_of(self.params.update_proj_gap)
+    }
+
+    /// Which matrices (in layout order) refresh at step `t` (1-based).
+    fn due(&self, t: u64) -> Vec<bool> {
+        match self.params.refresh {
+            RefreshRule::Every => vec![self.refreshes_at(t); self.projected.len()],
+            RefreshRule::Lazy { .. } => self
+                .projected
+                .iter()
+                .map(|p| p.schedule.as_ref().is_some_and(|s| s.due(t)))
+                .collect(),
+        }
+    }
+
+    /// Whether step `t` (1-based) is a quality step: its 0-based index is a
+    /// multiple of `quality_every`.
+    pub fn quality_at(&self, t: u64) -> bool {
+        (t - 1).is_multiple_of(self.params.quality_every)
+    }
+
+    /// Refreshes made and saved since the run began (a resumed run counts
+    /// its steps before the checkpoint too).
+    pub fn refresh_counts(&self) -> RefreshCounts {
+        let every = every_count(self.t, self.params.update_proj_gap);
+        let matrices = self.projected.len() as u64;
+        match self.params.refresh {
+            RefreshRule::Every => RefreshCounts {
+                made: every * matrices,
+                saved: 0,
+            },
+            RefreshRule::Lazy { .. } => {
+                let made: u64 = self
+                    .projected
+                    .iter()
+                    .filter_map(|p| p.schedule.as_ref())
+                    .map(|s| s.made)
+                    .sum();
+                RefreshCounts {
+                    made,
+                    saved: every * matrices - made,
+                }
+            }
+        }
+    }
+
+    /// The quality log of the last step (empty rows on a step that refreshed
+    /// nothing and was no quality step).
+    pub fn last_step_quality(&self) -> &StepQuality {
+        &self.last_quality
     }
 
     /// The basis of GaLore parameter `name` and its side (None for a
@@ -233,15 +312,49 @@ impl GaloreAdamW {
         let t = self.t + 1;
         let g_all = grads.as_slice();
         self.last_step = SubspaceTiming::default();
-        if self.refreshes_at(t) {
-            let names: Vec<&str> = self
-                .layout
-                .specs()
-                .iter()
-                .map(|s| s.name.as_str())
-                .collect();
-            self.last_step = refresh_all(
+        self.last_quality = StepQuality::default();
+        let names: Vec<&str> = self
+            .layout
+            .specs()
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect();
+        let due = self.due(t);
+        let quality_step = self.quality_at(t);
+        // The quality log's gradient energies and optima, before anything
+        // changes (so that a failed SVD changes nothing).
+        let start = Instant::now();
+        let logged: Vec<Option<(f64, Option<f64>)>> = self
+            .projected
+            .par_iter_mut()
+            .zip(&due)
+            .map(|(pr, &due)| {
+                let pr = &*pr;
+                if !(due || quality_step) {
+                    return Ok(None);
+                }
+                let g = pr.gradient(g_all);
+                let total = quality::energy(g);
+                let optimal = quality_step
+                    .then(|| {
+                        let g = MatRef::from_row_major_slice(g, pr.rows, pr.cols);
+                        quality::optimal(g, pr.rank).map_err(|source| RefreshError {
+                            stage: "the quality log's f64 SVD (see quality_every)",
+                            tensor: names[pr.index].to_string(),
+                            step: t,
+                            source,
+                        })
+                    })
+                    .transpose()?;
+                Ok(Some((total, optimal)))
+            })
+            .collect::<Result<_, RefreshError>>()?;
+        let mut quality_seconds = start.elapsed().as_secs_f64();
+        let mut agreements = vec![None; self.projected.len()];
+        if due.iter().any(|&d| d) {
+            let (timing, agree) = refresh_all(
                 &mut self.projected,
+                &due,
                 g_all,
                 &self.params,
                 self.seed,
@@ -249,9 +362,23 @@ impl GaloreAdamW {
                 self.method.device(),
                 &names,
             )?;
+            self.last_step = timing;
             self.total.calls += self.last_step.calls;
             self.total.seconds += self.last_step.seconds;
             self.total.flops += self.last_step.flops;
+            agreements = agree;
+            if let RefreshRule::Lazy { threshold, queue } = self.params.refresh {
+                let gap = self.params.update_proj_gap;
+                for ((pr, &due), a) in self.projected.iter_mut().zip(&due).zip(&agreements) {
+                    if due {
+                        let s = pr
+                            .schedule
+                            .as_mut()
+                            .expect("a lazy run schedules each matrix");
+                        s.refreshed(t, *a, gap, threshold, queue);
+                    }
+                }
+            }
         }
         self.t = t;
         let hp = self.params.adamw;
@@ -277,10 +404,42 @@ impl GaloreAdamW {
             let range = d.offset..d.offset + d.m.len();
             dense_step(&hp, lr, step_size, p, &g_all[range], &mut d.m, &mut d.v);
         });
-        projected_jobs.into_par_iter().for_each(|(pr, p)| {
-            let g = &g_all[pr.offset..pr.offset + pr.rows * pr.cols];
-            projected_step(pr, &hp, lr, step_size, scale, p, g);
-        });
+        let captured: Vec<f64> = projected_jobs
+            .into_par_iter()
+            .map(|(pr, p)| {
+                let g = &g_all[pr.offset..pr.offset + pr.rows * pr.cols];
+                projected_step(pr, &hp, lr, step_size, scale, p, g)
+            })
+            .collect();
+        let start = Instant::now();
+        let gap = self.params.update_proj_gap;
+        let rows = self
+            .projected
+            .iter()
+            .zip(logged)
+            .zip(captured)
+            .zip(due.iter().zip(agreements))
+            .filter_map(|(((pr, logged), captured), (&refreshed, agreement))| {
+                let (total, optimal) = logged?;
+                let (captured, optimal) = quality::shares(captured, optimal, total);
+                Some(MatrixQuality {
+                    tensor: names[pr.index].to_string(),
+                    rows: pr.rows,
+                    cols: pr.cols,
+                    rank: pr.rank,
+                    refreshed,
+                    captured,
+                    optimal,
+                    agreement: agreement.map(f64::from),
+                    interval: pr.schedule.as_ref().map_or(gap, |s| s.interval),
+                })
+            })
+            .collect();
+        quality_seconds += start.elapsed().as_secs_f64();
+        self.last_quality = StepQuality {
+            rows,
+            seconds: quality_seconds,
+        };
         Ok(())
     }
 
@@ -327,7 +486,8 @@ impl GaloreAdamW {
 /// low-rank shape plus `{name}.projector` (n×r or m×r) and its tracker's
 /// state, each of its tensors as `{name}.tracker.{tensor}` (the default
 /// tracker's: `{name}.tracker.basis`, the last basis the method returned),
-/// in layout order.
+/// and under `refresh = "lazy"` its schedule as `{name}.refresh_schedule`
+/// ([`LazySchedule::to_tensor`]), in layout order.
 impl Optimizer for GaloreAdamW {
     fn kind(&self) -> OptimizerKind {
         OptimizerKind::Galore
@@ -368,6 +528,16 @@ impl Optimizer for GaloreAdamW {
                         data: x.data,
                     };
                     out.push((tracker_tensor(&s.name, &x.name), data));
+                }
+                if let (Some(schedule), RefreshRule::Lazy { queue, .. }) =
+                    (&pr.schedule, self.params.refresh)
+                {
+                    let data = schedule.to_tensor(queue);
+                    let data = TensorData::Owned {
+                        shape: vec![data.len()],
+                        data,
+                    };
+                    out.push((schedule_tensor(&s.name), data));
                 }
             } else {
                 let d = dense.next().expect("one dense entry per other parameter");
@@ -411,6 +581,14 @@ impl Optimizer for GaloreAdamW {
                     *mat = Mat::from_fn(r, c, |i, j| x.data[i * c + j]);
                 }
                 load_tracker(pr, &s.name, t, tensors)?;
+                if let RefreshRule::Lazy { queue, .. } = self.params.refresh {
+                    let name = schedule_tensor(&s.name);
+                    let x = find(&name, &[4 + queue])?;
+                    let schedule =
+                        LazySchedule::from_tensor(&x.data, queue, self.params.update_proj_gap)
+                            .map_err(|e| format!("optimizer tensor {name}: {e}"))?;
+                    pr.schedule = Some(schedule);
+                }
             } else {
                 let d = dense.next().expect("one dense entry per other parameter");
                 d.m.copy_from_slice(&find(&format!("{}.exp_avg", s.name), &s.shape)?.data);
@@ -433,6 +611,14 @@ impl Optimizer for GaloreAdamW {
 
     fn last_step_timing(&self) -> SubspaceTiming {
         self.last_step
+    }
+
+    fn last_step_quality(&self) -> Option<&StepQuality> {
+        Some(&self.last_quality)
+    }
+
+    fn refresh_counts(&self) -> RefreshCounts {
+        GaloreAdamW::refresh_counts(self)
     }
 
     fn subspace_timing(&self) -> SubspaceTiming {
@@ -493,6 +679,11 @@ pub(crate) fn split_by_layout<'a>(mut all: &'a mut [f32], layout: &Layout) -> Ve
     out
 }
 
+/// The checkpoint name of parameter `param`'s lazy refresh schedule.
+fn schedule_tensor(param: &str) -> String {
+    format!("{param}.refresh_schedule")
+}
+
 /// The checkpoint name of tensor `tensor` of the tracker of parameter
 /// `param`.
 fn tracker_tensor(param: &str, tensor: &str) -> String {
@@ -533,7 +724,10 @@ fn load_tracker(
     })?;
     if t >= 1 && pr.tracker.basis().is_none() {
         return Err(format!(
-            "optimizer state has no tensor {prefix}* (the state of {param}'s {} tracker, which              every refresh since step 1 has updated): the checkpoint was written before GaLore              kept tracker states, or in part; resume from a checkpoint written by this version,              or start the run again",
+            "optimizer state has no tensor {prefix}* (the state of {param}'s {} tracker, which \
+             every refresh since step 1 has updated): the checkpoint was written before GaLore \
+             kept tracker states, or in part; resume from a checkpoint written by this version, \
+             or start the run again",
             pr.tracker.name()
         ));
     }

@@ -25,6 +25,11 @@
 //! - [`moments`]: [`MomentPolicy`], what a refresh does with the low-rank
 //!   moments (keep, reset, or LDAdam's projection-aware rotation);
 //! - [`align`]: aligning each new basis with the previous one;
+//! - [`refresh`]: when each matrix refreshes ([`RefreshRule`]: every T
+//!   steps, or Q-GaLore's lazy per-matrix interval) and the counts of
+//!   refreshes made and saved;
+//! - [`quality`]: the in-loop log of the bases' captured energy and the
+//!   optimum's;
 //! - [`schedule`]: GaLore's cosine learning-rate schedule.
 
 pub mod adamw;
@@ -33,6 +38,8 @@ pub mod galore;
 pub mod moments;
 pub mod optimizer;
 pub mod projected;
+pub mod quality;
+pub mod refresh;
 pub mod registry;
 pub mod schedule;
 
@@ -40,5 +47,7 @@ pub use adamw::{AdamW, AdamWParams};
 pub use galore::{GaloreAdamW, GaloreParams, RefreshError, Side, SubspaceTiming};
 pub use moments::MomentPolicy;
 pub use optimizer::{Optimizer, RefreshWorkspace};
+pub use quality::{MatrixQuality, StepQuality};
+pub use refresh::{RefreshCounts, RefreshKind, RefreshRule};
 pub use registry::OptimizerKind;
 pub use schedule::cosine_lr;

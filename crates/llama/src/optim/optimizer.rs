@@ -11,6 +11,8 @@
 //! resumes it bit for bit.
 
 use super::galore::{RefreshError, SubspaceTiming};
+use super::quality::StepQuality;
+use super::refresh::RefreshCounts;
 use super::registry::OptimizerKind;
 use crate::ParamStore;
 use crate::params::{NamedTensor, TensorData};
@@ -70,6 +72,18 @@ pub trait Optimizer: Send {
     /// Subspace computations since construction.
     fn subspace_timing(&self) -> SubspaceTiming {
         SubspaceTiming::default()
+    }
+
+    /// The subspace-quality log of the last step (`None` for an optimizer
+    /// without subspaces; see `optim::quality`).
+    fn last_step_quality(&self) -> Option<&StepQuality> {
+        None
+    }
+
+    /// Subspace refreshes made and saved since the run began (zero for an
+    /// optimizer without subspaces).
+    fn refresh_counts(&self) -> RefreshCounts {
+        RefreshCounts::default()
     }
 
     /// The working memory of a refresh with `concurrency` threads.

@@ -5,7 +5,8 @@
 //! GaLore projects (G, or Gᵀ for a right projection) with the context seed
 //! [`refresh_seed`], then, per the params, aligns the basis with the
 //! previous one ([`super::align`]) and resets or carries the moments
-//! ([`super::moments`]). Contract: a refresh that fails anywhere changes
+//! ([`super::moments`]); only the matrices due at the step refresh (all of
+//! them under `refresh = "every"`, [`super::refresh`]). Contract: a refresh that fails anywhere changes
 //! nothing (every tracker is set back to its state before it), and every
 //! matrix's arithmetic is sequential, so the bits do not depend on the
 //! thread count.
@@ -19,6 +20,7 @@ use subspace::{Basis, Context, Device, StateTensor, SubspaceError, Tracker};
 use super::adamw::{AdamWParams, decay, moments};
 use super::galore::{GaloreParams, RefreshError, Side, SubspaceTiming};
 use super::moments::{MomentPolicy, change_of_basis, rotate};
+use super::refresh::LazySchedule;
 
 /// SplitMix64's finalizer.
 fn mix(mut z: u64) -> u64 {
@@ -51,12 +53,21 @@ pub(super) struct Projected {
     /// At R's shape: m×r (right) or r×n (left).
     pub m: Mat<f32>,
     pub v: Mat<f32>,
+    /// The matrix's own schedule under `refresh = "lazy"`; `None` under
+    /// `"every"`.
+    pub schedule: Option<LazySchedule>,
 }
 
 impl Projected {
+    /// This matrix's gradient G (rows × cols), a row-major slice of the
+    /// flat gradient buffer.
+    pub fn gradient<'g>(&self, g_all: &'g [f32]) -> &'g [f32] {
+        &g_all[self.offset..self.offset + self.rows * self.cols]
+    }
+
     /// The matrix the subspace method sees: Gᵀ (right) or G (left), a view
     /// of the flat gradient buffer.
-    fn method_input<'g>(&self, g_all: &'g [f32]) -> MatRef<'g, f32> {
+    pub fn method_input<'g>(&self, g_all: &'g [f32]) -> MatRef<'g, f32> {
         let g = MatRef::from_row_major_slice(
             &g_all[self.offset..self.offset + self.rows * self.cols],
             self.rows,
@@ -69,72 +80,90 @@ impl Projected {
     }
 }
 
-/// Refreshes every matrix's basis at step `t` (1-based) from the gradients
-/// `g_all`; `names` are the layout's parameter names (for errors). Returns
-/// the cost of the tracker updates. See the module doc for the contract.
+/// Refreshes the basis of every matrix with `due[i]` at step `t` (1-based)
+/// from the gradients `g_all`; `names` are the layout's parameter names
+/// (for errors). Returns the cost of the tracker updates and, per matrix,
+/// the agreement |⟨p_new, p_old⟩| of the first columns of its new and
+/// previous bases (for a matrix refreshed after its first refresh). See the
+/// module doc for the contract.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn refresh_all(
     projected: &mut [Projected],
+    due: &[bool],
     g_all: &[f32],
     params: &GaloreParams,
     seed: u64,
     t: u64,
     device: Device,
     names: &[&str],
-) -> Result<SubspaceTiming, RefreshError> {
+) -> Result<(SubspaceTiming, Vec<Option<f32>>), RefreshError> {
+    assert_eq!(due.len(), projected.len(), "one due flag per matrix");
     let start = Instant::now();
-    // Each tracker's state before the refresh, then its new basis.
-    let update = |pr: &mut Projected| -> (Vec<StateTensor>, Result<Basis, SubspaceError>) {
+    // Each due tracker's state before the refresh, then its new basis.
+    type Update = Option<(Vec<StateTensor>, Result<Basis, SubspaceError>)>;
+    let update = |(pr, &due): (&mut Projected, &bool)| -> Update {
+        if !due {
+            return None;
+        }
         let before = pr.tracker.state();
         let a = pr.method_input(g_all);
         let mut ctx = Context::new(refresh_seed(seed, pr.index, t));
-        (before, pr.tracker.update(a, &mut ctx))
+        Some((before, pr.tracker.update(a, &mut ctx)))
     };
-    let updates: Vec<_> = match device {
-        Device::Cpu => projected.par_iter_mut().map(update).collect(),
-        Device::Cuda(_) => projected.iter_mut().map(update).collect(),
+    let updates: Vec<Update> = match device {
+        Device::Cpu => projected.par_iter_mut().zip(due).map(update).collect(),
+        Device::Cuda(_) => projected.iter_mut().zip(due).map(update).collect(),
     };
     let timing = SubspaceTiming {
-        calls: updates.len() as u64,
+        calls: updates.iter().flatten().count() as u64,
         seconds: start.elapsed().as_secs_f64(),
         flops: updates
             .iter()
+            .flatten()
             .filter_map(|(_, b)| b.as_ref().ok())
             .map(|b| b.info.flops)
             .sum(),
     };
     let fail = |pr: &Projected, source: SubspaceError| RefreshError {
+        stage: "the subspace method",
         tensor: names[pr.index].to_string(),
         step: t,
         source,
     };
     let mut error = None;
     let mut before = Vec::with_capacity(updates.len());
-    let mut bases = Vec::with_capacity(updates.len());
-    for (pr, (state, basis)) in projected.iter().zip(updates) {
-        before.push(state);
+    let mut bases: Vec<Option<Mat<f32>>> = Vec::with_capacity(updates.len());
+    for (pr, update) in projected.iter().zip(updates) {
+        let Some((state, basis)) = update else {
+            before.push(None);
+            bases.push(None);
+            continue;
+        };
+        before.push(Some(state));
         match basis {
-            Ok(b) => bases.push(b.q),
+            Ok(b) => bases.push(Some(b.q)),
             Err(e) => {
                 error.get_or_insert_with(|| fail(pr, e));
-                bases.push(Mat::zeros(0, 0));
+                bases.push(None);
             }
         }
     }
     // Aligned bases, before anything is committed.
     if error.is_none() && params.align {
-        let aligned: Vec<Result<Mat<f32>, SubspaceError>> = projected
+        let aligned: Vec<Option<Result<Mat<f32>, SubspaceError>>> = projected
             .par_iter_mut()
             .zip(std::mem::take(&mut bases))
             .map(|(pr, q)| {
                 let pr = &*pr;
                 let previous = (t > 1).then(|| pr.p.as_ref());
-                super::align::align(q, previous).map_err(SubspaceError::from)
+                q.map(|q| super::align::align(q, previous).map_err(SubspaceError::from))
             })
             .collect();
         for (pr, q) in projected.iter().zip(aligned) {
             match q {
-                Ok(q) => bases.push(q),
-                Err(e) => {
+                None => bases.push(None),
+                Some(Ok(q)) => bases.push(Some(q)),
+                Some(Err(e)) => {
                     error.get_or_insert_with(|| fail(pr, e));
                 }
             }
@@ -142,17 +171,30 @@ pub(super) fn refresh_all(
     }
     if let Some(error) = error {
         for (pr, state) in projected.iter_mut().zip(&before) {
-            pr.tracker
-                .load_state(state)
-                .expect("a tracker takes back the state it gave");
+            if let Some(state) = state {
+                pr.tracker
+                    .load_state(state)
+                    .expect("a tracker takes back the state it gave");
+            }
         }
         return Err(error);
     }
+    // The agreement of each new basis with the previous one (there is one
+    // after step 1: every matrix refreshes at step 1).
+    let agreements: Vec<Option<f32>> = projected
+        .iter()
+        .zip(&bases)
+        .map(|(pr, q)| {
+            let q = q.as_ref()?;
+            (t > 1).then(|| first_column_cosine(q.as_ref(), pr.p.as_ref()))
+        })
+        .collect();
     let policy = params.moments;
     let (beta1, beta2) = (params.adamw.beta1, params.adamw.beta2);
     projected
         .par_iter_mut()
         .zip(bases)
+        .filter_map(|(pr, q)| Some((pr, q?)))
         .for_each(|(pr, q)| match policy {
             MomentPolicy::Keep => pr.p = q,
             MomentPolicy::Reset => {
@@ -176,11 +218,22 @@ pub(super) fn refresh_all(
                 pr.p = q;
             }
         });
-    Ok(timing)
+    Ok((timing, agreements))
+}
+
+/// |⟨a₁, b₁⟩| of the first columns of two bases with unit columns, in f64
+/// in order (Q-GaLore's agreement, without the sign; [`super::refresh`]).
+fn first_column_cosine(a: MatRef<'_, f32>, b: MatRef<'_, f32>) -> f32 {
+    let dot: f64 = (0..a.nrows())
+        .map(|i| f64::from(a[(i, 0)]) * f64::from(b[(i, 0)]))
+        .sum();
+    dot.abs().min(1.0) as f32
 }
 
 /// The GaLore update of one projected matrix: R = project(G), Adam on R,
-/// N back-projected, scaled by α, then the decoupled weight decay.
+/// N back-projected, scaled by α, then the decoupled weight decay. Returns
+/// ‖R‖_F² (f64, in order): the energy of G the basis captures
+/// ([`super::quality`]).
 pub(super) fn projected_step(
     pr: &mut Projected,
     hp: &AdamWParams,
@@ -189,7 +242,7 @@ pub(super) fn projected_step(
     scale: f32,
     p: &mut [f32],
     g: &[f32],
-) {
+) -> f64 {
     // Sequential GEMMs (one matrix's arithmetic never depends on the pool)
     // that leave the AVX state clean for the loops below
     // (docs/numerics.md#avx-upper-state).
@@ -202,6 +255,10 @@ pub(super) fn projected_step(
         Side::Right => gemm(r.as_mut(), Accum::Replace, g, pr.p.as_ref(), 1.0),
         Side::Left => gemm(r.as_mut(), Accum::Replace, pr.p.transpose(), g, 1.0),
     }
+    let captured: f64 = (0..rc)
+        .flat_map(|j| (0..rr).map(move |i| (i, j)))
+        .map(|(i, j)| f64::from(r[(i, j)]).powi(2))
+        .sum();
     // r becomes N in place.
     for j in 0..rc {
         for i in 0..rr {
@@ -220,4 +277,5 @@ pub(super) fn projected_step(
         *x += -step_size * (b * scale);
     }
     decay(hp, lr, p);
+    captured
 }

@@ -7,6 +7,10 @@
 use serde::{Deserialize, Serialize};
 use subspace::Registry;
 
+use super::quality::DEFAULT_QUALITY_EVERY;
+use super::refresh::{
+    DEFAULT_LAZY_QUEUE, DEFAULT_LAZY_THRESHOLD, MAX_LAZY_STEPS, RefreshKind, RefreshRule,
+};
 use super::{AdamW, GaloreAdamW, GaloreParams, MomentPolicy, Optimizer};
 use crate::Layout;
 use crate::session::{TrainConfig, TrainError};
@@ -46,6 +50,10 @@ impl OptimizerKind {
                 "update_proj_gap",
                 "moments",
                 "align",
+                "refresh",
+                "lazy_threshold",
+                "lazy_queue",
+                "quality_every",
             ],
         }
     }
@@ -72,6 +80,44 @@ impl OptimizerKind {
                 }
                 if config.update_proj_gap == 0 {
                     return bad("update_proj_gap", "use T ≥ 1 (1 = every step)");
+                }
+                if let Some(q) = config.quality_every
+                    && (q == 0 || q > config.steps)
+                {
+                    return Err(TrainError::Config {
+                        field: "quality_every".into(),
+                        reason: format!(
+                            "{q} is outside 1..={} (the run's steps): the quality log computes \
+                             the optimum's energy at the 0-based steps that are multiples of it; \
+                             use a value in that range, or drop the key (default \
+                             {DEFAULT_QUALITY_EVERY})",
+                            config.steps
+                        ),
+                    });
+                }
+                if let Some(x) = config.lazy_threshold
+                    && !(0.0..=1.0).contains(&x)
+                {
+                    return bad(
+                        "lazy_threshold",
+                        "use a cosine in [0, 1] (Q-GaLore's default is 0.4)",
+                    );
+                }
+                if config.lazy_queue == Some(0) {
+                    return bad(
+                        "lazy_queue",
+                        "use at least 1 agreement (Q-GaLore's default is 5)",
+                    );
+                }
+                if config.refresh == RefreshKind::Lazy && config.steps > MAX_LAZY_STEPS {
+                    return Err(TrainError::Config {
+                        field: "refresh".into(),
+                        reason: format!(
+                            "refresh = \"lazy\" keeps its schedules in f32 checkpoint tensors, \
+                             exact for runs of at most {MAX_LAZY_STEPS} steps; this run has {}",
+                            config.steps
+                        ),
+                    });
                 }
                 registry
                     .build(&config.plugin, &config.plugin_params)
@@ -108,12 +154,23 @@ impl OptimizerKind {
                         reason: format!("{} is unavailable here: {reason}", config.plugin),
                     });
                 }
+                let refresh = match config.refresh {
+                    RefreshKind::Every => RefreshRule::Every,
+                    RefreshKind::Lazy => RefreshRule::Lazy {
+                        threshold: config.lazy_threshold.unwrap_or(DEFAULT_LAZY_THRESHOLD),
+                        queue: config.lazy_queue.unwrap_or(DEFAULT_LAZY_QUEUE),
+                    },
+                };
                 let hp = GaloreParams {
                     rank: config.rank,
                     scale: config.scale,
                     update_proj_gap: config.update_proj_gap,
                     moments: config.moments,
                     align: config.align,
+                    refresh,
+                    quality_every: config
+                        .quality_every
+                        .map_or(DEFAULT_QUALITY_EVERY, |q| q as u64),
                     adamw: config.adamw(),
                 };
                 Box::new(GaloreAdamW::new(layout, hp, method, config.seed))
@@ -123,7 +180,8 @@ impl OptimizerKind {
 
     /// The default label of a run of `config`: e.g. "adamw",
     /// "galore-svd-T200", "galore-rrf[power_iters=0]-T1", and with a moment
-    /// policy other than keep or with align, "galore-svd-T1-rotate-align".
+    /// policy other than keep or with align, "galore-svd-T1-rotate-align",
+    /// and with the lazy refresh rule "-lazy" after those.
     pub fn label(self, config: &TrainConfig) -> String {
         match self {
             OptimizerKind::Adamw => "adamw".into(),
@@ -147,6 +205,9 @@ impl OptimizerKind {
                 }
                 if config.align {
                     label.push_str("-align");
+                }
+                if config.refresh == RefreshKind::Lazy {
+                    label.push_str("-lazy");
                 }
                 label
             }

@@ -235,11 +235,11 @@ pub(super) fn refuse_existing_run(out: &Path) -> Result<(), TrainError> {
     }
 }
 
-/// Cuts `<out>/training.csv` (when there is one) back to the rows of the
-/// steps before `next_step`: the rows a killed run wrote after its last
-/// checkpoint are run again.
-pub(super) fn truncate_csv(out: &Path, next_step: usize) -> Result<(), TrainError> {
-    let path = out.join("training.csv");
+/// Cuts `<out>/<name>` (training.csv, subspace.csv; when there is one) back
+/// to the rows of the steps before `next_step`: the rows a killed run wrote
+/// after its last checkpoint are run again.
+pub(super) fn truncate_csv(out: &Path, name: &str, next_step: usize) -> Result<(), TrainError> {
+    let path = out.join(name);
     if !path.exists() {
         return Ok(());
     }
@@ -270,7 +270,7 @@ pub(super) fn truncate_csv(out: &Path, next_step: usize) -> Result<(), TrainErro
             kept.push(record);
         }
     }
-    let tmp = out.join(".training.csv.partial");
+    let tmp = out.join(format!(".{name}.partial"));
     let mut writer = csv::Writer::from_path(&tmp).map_err(|e| bad(e.to_string()))?;
     for record in std::iter::once(&header).chain(&kept) {
         writer

@@ -18,7 +18,7 @@ use super::errors::TrainError;
 pub use super::steps::RecordSteps;
 use crate::LlamaConfig;
 pub use crate::optim::OptimizerKind;
-use crate::optim::{AdamWParams, MomentPolicy};
+use crate::optim::{AdamWParams, MomentPolicy, RefreshKind};
 
 /// Everything a training run needs. Every field has the GaLore 60M recipe's
 /// default (rank 128, α 0.25, T 200, lr 0.01, β (0.9, 0.999), ε 1e-6, no
@@ -50,6 +50,25 @@ pub struct TrainConfig {
     /// first, then orthogonal Procrustes; see `optim::align`). Default
     /// false.
     pub align: bool,
+    /// When GaLore refreshes a matrix's basis: "every" (the default: every
+    /// matrix every `update_proj_gap` steps) or "lazy" (Q-GaLore's rule:
+    /// each matrix's interval doubles while its successive bases agree,
+    /// and falls back to `update_proj_gap` when they do not; see
+    /// `optim::refresh`).
+    pub refresh: RefreshKind,
+    /// With `refresh = "lazy"`: the mean cosine of successive bases' first
+    /// columns at or above which a matrix's interval doubles (default 0.4,
+    /// Q-GaLore's).
+    pub lazy_threshold: Option<f32>,
+    /// With `refresh = "lazy"`: how many successive agreements the mean is
+    /// taken over (default 5, Q-GaLore's).
+    pub lazy_queue: Option<usize>,
+    /// GaLore's subspace-quality log (subspace.csv) computes the optimum's
+    /// captured energy (an f64 SVD of every projected gradient) at the
+    /// 0-based steps that are multiples of this, 1..=steps (default 100,
+    /// which keeps the log under 2% of a step: docs/numerics.md). The
+    /// captured energy itself is logged at every refresh.
+    pub quality_every: Option<usize>,
     /// Retired (was: zero the moments at each refresh): a config that sets
     /// it is refused by [`TrainConfig::validate`], naming `moments`.
     #[serde(skip_serializing)]
@@ -123,6 +142,10 @@ impl Default for TrainConfig {
             update_proj_gap: 200,
             moments: MomentPolicy::Keep,
             align: false,
+            refresh: RefreshKind::Every,
+            lazy_threshold: None,
+            lazy_queue: None,
+            quality_every: None,
             reset_moments: None,
             lr: 0.01,
             beta1: 0.9,
@@ -223,6 +246,14 @@ impl TrainConfig {
         keys: impl IntoIterator<Item = &'a str>,
     ) -> Result<(), TrainError> {
         for key in keys {
+            if matches!(key, "lazy_threshold" | "lazy_queue") && self.refresh != RefreshKind::Lazy {
+                return Err(TrainError::Config {
+                    field: key.into(),
+                    reason: "applies to refresh = \"lazy\" only, and this run refreshes every \
+                     update_proj_gap steps: set refresh = \"lazy\" or drop the key"
+                        .into(),
+                });
+            }
             if let Some(owner) = OptimizerKind::owner_of(key)
                 && owner != self.optimizer
             {

@@ -5,6 +5,8 @@
 //!
 //! ```text
 //! <out>/training.csv          one row per step (flushed per step)
+//! <out>/subspace.csv          GaLore: per projected matrix, its bases' captured energy
+//!                             and the optimum's (optim::quality; flushed per step)
 //! <out>/memory.json           exact bytes + peak RSS + the GaLore paper's estimate
 //! <out>/train.json            the config, the machine-independent summary
 //! <out>/grads/step-<N>.safetensors     recorded gradients (HF names)
@@ -45,4 +47,4 @@ pub use memory::{
 };
 pub use run::Session;
 pub use steps::RecordSteps;
-pub use summary::{StepRow, TrainSummary};
+pub use summary::{StepRow, SubspaceRow, TrainSummary};

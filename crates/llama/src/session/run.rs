@@ -5,7 +5,8 @@
 //!
 //! A session writes into an out dir ([`Session::new`]), or nothing at all
 //! ([`Session::in_memory`], for tests: no csv, no checkpoints, no
-//! recordings).
+//! recordings; a GaLore run's subspace rows are kept in memory instead,
+//! [`Session::subspace_rows`]).
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -18,10 +19,10 @@ use super::checkpoint::{refuse_existing_run, remove_partials, truncate_csv};
 use super::config::TrainConfig;
 use super::errors::{TrainError, io};
 use super::memory::{peak_rss, reset_peak_rss};
-use super::summary::{StepRow, TrainSummary, summarize};
+use super::summary::{StepRow, SubspaceRow, TrainSummary, summarize};
 use crate::data::Batches;
 use crate::model::llama::{Activations, Checkpointing};
-use crate::optim::{Optimizer, cosine_lr};
+use crate::optim::{Optimizer, OptimizerKind, cosine_lr};
 use crate::{LlamaConfig, ParamStore};
 
 /// How far a run got: where a resumed session starts.
@@ -50,6 +51,13 @@ pub struct Session {
     /// Where the run writes; `None` in memory.
     pub(super) out: Option<PathBuf>,
     pub(super) csv: Option<csv::Writer<File>>,
+    /// `<out>/subspace.csv`, for a GaLore run with an out dir.
+    pub(super) subspace_csv: Option<csv::Writer<File>>,
+    /// A GaLore run's subspace rows, in memory (a session without an out
+    /// dir).
+    pub(super) subspace_rows: Vec<SubspaceRow>,
+    /// Seconds this session spent in the subspace-quality log.
+    pub(super) quality_seconds: f64,
     /// The gradient files this session recorded.
     pub(super) recorded: Vec<PathBuf>,
 }
@@ -95,7 +103,8 @@ impl Session {
     }
 
     /// The session of a fresh run (`resumed` = `None`) or of one resumed
-    /// where `resumed` says, which appends to `<out>/training.csv`.
+    /// where `resumed` says, which appends to `<out>/training.csv` (and a
+    /// GaLore run's `<out>/subspace.csv`).
     pub(super) fn assemble(
         config: TrainConfig,
         model: LlamaConfig,
@@ -121,15 +130,23 @@ impl Session {
                 });
             }
         }
-        let csv = match out {
+        let galore = config.optimizer == OptimizerKind::Galore;
+        let (csv, subspace_csv) = match out {
             Some(out) => {
                 remove_partials(out)?;
                 if let Some(p) = resumed {
-                    truncate_csv(out, p.next_step)?;
+                    truncate_csv(out, "training.csv", p.next_step)?;
+                    if galore {
+                        truncate_csv(out, "subspace.csv", p.next_step)?;
+                    }
                 }
-                Some(open_csv(out, resumed.is_some())?)
+                let csv = open_csv(out, "training.csv", resumed.is_some())?;
+                let subspace = galore
+                    .then(|| open_csv(out, "subspace.csv", resumed.is_some()))
+                    .transpose()?;
+                (Some(csv), subspace)
             }
-            None => None,
+            None => (None, None),
         };
         let progress = resumed.unwrap_or_default();
         let mode = if config.activation_checkpointing {
@@ -159,6 +176,9 @@ impl Session {
             seconds_elapsed: progress.seconds_elapsed,
             out: out.map(Path::to_path_buf),
             csv,
+            subspace_csv,
+            subspace_rows: Vec::new(),
+            quality_seconds: 0.0,
             recorded: Vec::new(),
         })
     }
@@ -181,6 +201,12 @@ impl Session {
     /// The model config.
     pub fn model(&self) -> &LlamaConfig {
         &self.model
+    }
+
+    /// The subspace rows of an in-memory GaLore session so far (empty with
+    /// an out dir: they go to `subspace.csv`).
+    pub fn subspace_rows(&self) -> &[SubspaceRow] {
+        &self.subspace_rows
     }
 
     /// The out dir, or an error naming `field` (what asked for a file) in
@@ -226,9 +252,12 @@ impl Session {
 
         let start = Instant::now();
         self.opt.step(&mut self.params, &self.grads, lr)?;
-        let seconds_optimizer = start.elapsed().as_secs_f64();
+        // The quality log's own time is kept out of every timed column.
+        let seconds_quality = self.opt.last_step_quality().map_or(0.0, |q| q.seconds);
+        let seconds_optimizer = (start.elapsed().as_secs_f64() - seconds_quality).max(0.0);
         let seconds_subspace = self.opt.last_step_timing().seconds;
         self.seconds_elapsed += seconds_forward + seconds_backward + seconds_optimizer;
+        self.quality_seconds += seconds_quality;
         self.tokens += (b * t) as u64;
         self.next_step = step + 1;
 
@@ -260,6 +289,7 @@ impl Session {
             })?;
             csv.flush().map_err(io(&csv_path))?;
         }
+        self.log_subspace(step)?;
         let every = self.config.checkpoint_every;
         if (every > 0 && self.next_step.is_multiple_of(every))
             || (last && self.config.checkpoint_at_end)
@@ -267,6 +297,42 @@ impl Session {
             self.checkpoint()?;
         }
         Ok(row)
+    }
+
+    /// Writes the optimizer's subspace-quality rows of `step` to
+    /// subspace.csv (flushed), or keeps them in memory without an out dir.
+    fn log_subspace(&mut self, step: usize) -> Result<(), TrainError> {
+        let Some(quality) = self.opt.last_step_quality() else {
+            return Ok(());
+        };
+        let rows = quality.rows.iter().map(|q| SubspaceRow {
+            run: self.label.clone(),
+            step,
+            tensor: q.tensor.clone(),
+            rows: q.rows,
+            cols: q.cols,
+            rank: q.rank,
+            refreshed: q.refreshed,
+            captured: q.captured,
+            optimal: q.optimal,
+            ratio: q.ratio(),
+            agreement: q.agreement,
+            interval: q.interval,
+        });
+        match (&self.out, &mut self.subspace_csv) {
+            (Some(out), Some(csv)) => {
+                let path = out.join("subspace.csv");
+                for row in rows {
+                    csv.serialize(&row).map_err(|e| TrainError::Io {
+                        path: path.display().to_string(),
+                        cause: std::io::Error::other(e),
+                    })?;
+                }
+                csv.flush().map_err(io(&path))?;
+            }
+            _ => self.subspace_rows.extend(rows),
+        }
+        Ok(())
     }
 
     /// Mean held-out loss over `eval_batches` batches (each run in
@@ -315,7 +381,7 @@ impl Session {
             Ok(())
         })?;
         let memory = self.memory(peak_rss(), pool.current_num_threads());
-        let summary = summarize(&self, rows, memory);
+        let summary = summarize(&mut self, rows, memory);
         if let Some(out) = &self.out {
             for (name, value) in [
                 ("memory.json", serde_json::to_string_pretty(&summary.memory)),
@@ -329,11 +395,12 @@ impl Session {
     }
 }
 
-/// `<out>/training.csv`: a new file, or appended to (no second header) when
-/// resuming into a directory that has one (cut back by [`truncate_csv`]).
-fn open_csv(out: &Path, append: bool) -> Result<csv::Writer<File>, TrainError> {
+/// `<out>/<name>` (training.csv, subspace.csv): a new file, or appended to
+/// (no second header) when resuming into a directory that has one (cut
+/// back by [`truncate_csv`]).
+fn open_csv(out: &Path, name: &str, append: bool) -> Result<csv::Writer<File>, TrainError> {
     std::fs::create_dir_all(out).map_err(io(out))?;
-    let csv_path = out.join("training.csv");
+    let csv_path = out.join(name);
     let existing = append && csv_path.exists();
     let file = std::fs::OpenOptions::new()
         .create(true)
