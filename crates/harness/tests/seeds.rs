@@ -177,13 +177,23 @@ fn seeds_train_apart_and_the_conclusion_pairs_them() {
     );
     assert_eq!(cells[9], "2", "{rrf}");
     assert!(cells[3].contains("× ["), "{rrf}");
-    assert!(summary.contains("Mean ± 95% CI"), "{summary}");
+    // The front page's verdict names the interval; the mean ± CI table is a detail.
+    assert!(
+        summary.contains(&format!("[{:+.4}, {:+.4}]", ci.lo, ci.hi))
+            && summary.contains("Against GaLore+svd at T = 1"),
+        "{summary}"
+    );
+    let details = std::fs::read_to_string(out.dir.join("details.md")).unwrap();
+    assert!(details.contains("Mean ± 95% CI"), "{details}");
+    assert!(!summary.contains("Mean ± 95% CI"), "{summary}");
     let single_summary = std::fs::read_to_string(one.dir.join("summary.md")).unwrap();
     assert!(
-        single_summary.contains("CI unavailable: needs ≥ 2 seeds, has 1"),
+        single_summary.contains("CI unavailable: needs ≥ 2 seeds, has 1")
+            && single_summary.contains("one seed each (no interval"),
         "{single_summary}"
     );
-    assert!(!single_summary.contains("Mean ± 95% CI"));
+    let single_details = std::fs::read_to_string(one.dir.join("details.md")).unwrap();
+    assert!(!single_details.contains("Mean ± 95% CI"));
 
     // Time-to-quality: a target every run meets at its first evaluation
     // (step 2 of 4), one none meets.

@@ -169,8 +169,9 @@ fn a_run_writes_every_row_and_the_gate_catches_regressions() {
     }
     assert_eq!(&records[8][col("status")], "skipped");
     let html = std::fs::read_to_string(out.dir.join("index.html")).unwrap();
+    // Self-contained: inline SVG and an inline script, nothing fetched.
     assert!(
-        html.contains("<svg") && !html.contains("<script"),
+        html.contains("<svg") && !html.contains("src=") && !html.contains("<link"),
         "self-contained SVG page"
     );
     let json: serde_json::Value =
@@ -417,8 +418,8 @@ fn a_gpu_method_reports_its_measured_device_bytes() {
     }
     let csv = std::fs::read_to_string(out.dir.join("results.csv")).unwrap();
     assert!(csv.lines().next().unwrap().contains("device_bytes"));
-    let summary = std::fs::read_to_string(out.dir.join("summary.md")).unwrap();
-    assert!(summary.contains("| 3.00 MiB dev |"), "{summary}");
+    let details = std::fs::read_to_string(out.dir.join("details.md")).unwrap();
+    assert!(details.contains("| 3.00 MiB dev |"), "{details}");
 }
 
 proptest::proptest! {

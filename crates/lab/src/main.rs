@@ -51,6 +51,16 @@ enum Command {
     /// Whether two reports hold the same figures, timings aside (a merged
     /// report against an unsharded run's); fails naming what differs.
     Compare(sharding::CompareArgs),
+    /// Render a report's summary.md, details.md and index.html again from
+    /// its own CSV and JSON files, rerunning nothing.
+    Report {
+        /// The report directory (one that `lab run` or `lab merge` wrote).
+        dir: PathBuf,
+        /// Write the three files into this new or empty directory instead
+        /// of DIR.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Train a Llama with AdamW or GaLore-AdamW and write training.csv,
     /// memory.json, train.json, recorded gradients and checkpoints.
     Train(Box<TrainArgs>),
@@ -172,6 +182,12 @@ fn dispatch(cli: Cli) -> Result<()> {
         }
         Command::Merge(args) => sharding::merge(&args),
         Command::Compare(args) => sharding::compare(&args),
+        Command::Report { dir, out } => {
+            let registry = lab::registry()?;
+            let written = harness::report::rerender(&dir, out.as_deref(), &registry)?;
+            println!("{}", written.display());
+            Ok(())
+        }
         Command::Train(args) => train(&args),
         Command::Check {
             suite,

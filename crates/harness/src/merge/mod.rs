@@ -21,4 +21,5 @@ pub mod compare;
 pub mod report;
 pub mod shards;
 
-pub use report::{Merged, merge, read_rows};
+pub use crate::report::read_rows;
+pub use report::{Merged, merge};

@@ -79,8 +79,8 @@ pub fn merge(dirs: &[PathBuf], out: &Path, registry: &Registry) -> anyhow::Resul
     }
     write_run_json(out, &found)?;
 
-    let rows = read_rows(out)?;
-    let trainings = read_trainings(out, training)?;
+    let rows = report::read_rows(out)?;
+    let trainings = report::read_trainings(out)?;
     let header = header(&suite, &found);
     report::write_summary(out, &suite, &header, &rows, &trainings, None)?;
     let mut summary = std::fs::read_to_string(out.join("summary.md"))?;
@@ -138,48 +138,6 @@ fn write_run_json(out: &Path, found: &[shards::Shard]) -> anyhow::Result<()> {
     let path = out.join("run.json");
     std::fs::write(&path, serde_json::to_string_pretty(&record)? + "\n")
         .with_context(|| format!("cannot write {}", path.display()))
-}
-
-/// The rows of `<dir>/results.csv`.
-pub fn read_rows(dir: &Path) -> anyhow::Result<Vec<Row>> {
-    let path = dir.join("results.csv");
-    if std::fs::metadata(&path)
-        .map(|m| m.len() == 0)
-        .unwrap_or(true)
-    {
-        return Ok(Vec::new());
-    }
-    let mut r =
-        csv::Reader::from_path(&path).with_context(|| format!("cannot read {}", path.display()))?;
-    r.deserialize()
-        .collect::<Result<Vec<Row>, _>>()
-        .with_context(|| format!("{} has a row this lab cannot read", path.display()))
-}
-
-/// The training outcomes with their steps from `training.csv`.
-fn read_trainings(
-    dir: &Path,
-    json: Option<serde_json::Value>,
-) -> anyhow::Result<Vec<TrainOutcome>> {
-    let Some(json) = json else {
-        return Ok(Vec::new());
-    };
-    let mut outcomes: Vec<TrainOutcome> = serde_json::from_value(json)?;
-    let path = dir.join("training.csv");
-    if std::fs::metadata(&path)
-        .map(|m| m.len() > 0)
-        .unwrap_or(false)
-    {
-        let mut r = csv::Reader::from_path(&path)?;
-        for step in r.deserialize::<llama::session::StepRow>() {
-            let mut step = step.with_context(|| format!("{} has a bad row", path.display()))?;
-            if let Some(o) = outcomes.iter_mut().find(|o| step.run == o.id()) {
-                step.run = o.label.clone();
-                o.steps.push(step);
-            }
-        }
-    }
-    Ok(outcomes)
 }
 
 /// The opening paragraph of the merged summary.

@@ -1,4 +1,4 @@
-//! Loss curves over seeds for `index.html`: per run, the mean over its
+//! Loss curves over seeds for `index.html` (drawn by [`super::html`]): per run, the mean over its
 //! seeds at each point and a shaded min–max band of the seeds around it.
 //!
 //! Seeds of one run share the evaluation schedule, so point `i` of every
@@ -7,12 +7,10 @@
 
 use std::collections::BTreeMap;
 
-use plotters::prelude::*;
-
-use super::plot::{H, W, push_figure};
 use crate::records::TrainOutcome;
 
-/// One run's curve: name, mean points, and the band's (x, min, max).
+/// One run's curve: its label, the mean points, and the band's (x, min,
+/// max) (empty for one seed).
 pub(super) type Banded = (String, Vec<(f64, f64)>, Vec<(f64, f64, f64)>);
 
 /// A run's label and each of its seeds' (x, loss) points.
@@ -67,96 +65,15 @@ pub(super) fn seed_curves(
                         mean.push((x, ys.sum::<f64>() / k));
                         band.push((x, lo, hi));
                     }
-                    let name = match seeds.len() {
-                        1 => label,
-                        k => format!("{label} (mean, min–max of {k} seeds)"),
-                    };
                     if seeds.len() == 1 {
                         band.clear();
                     }
-                    (name, mean, band)
+                    (label, mean, band)
                 })
                 .collect();
             (stage, curves)
         })
         .collect()
-}
-
-/// An SVG figure of `curves`, each in `color(i)`, its band shaded.
-pub(super) fn band_figure(
-    page: &mut String,
-    title: &str,
-    x_label: &str,
-    y_label: &str,
-    curves: &[Banded],
-    color: impl Fn(usize) -> RGBAColor,
-) -> anyhow::Result<()> {
-    let pts = curves
-        .iter()
-        .flat_map(|c| {
-            c.1.iter()
-                .copied()
-                .chain(c.2.iter().flat_map(|b| [(b.0, b.1), (b.0, b.2)]))
-        })
-        .filter(|p| p.0.is_finite() && p.1.is_finite());
-    let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
-    for (x, y) in pts {
-        (x0, x1, y0, y1) = (x0.min(x), x1.max(x), y0.min(y), y1.max(y));
-    }
-    if x0 > x1 || y0 > y1 {
-        return Ok(());
-    }
-    let pad = |a: f64, b: f64| {
-        let d = (b - a).abs().max(b.abs() * 0.05).max(1e-12);
-        (a - 0.05 * d, b + 0.05 * d)
-    };
-    let ((x0, x1), (y0, y1)) = (pad(x0, x1), pad(y0, y1));
-    let err = |e| anyhow::anyhow!("{e:?}");
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (W, H)).into_drawing_area();
-        root.fill(&WHITE).map_err(err)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 16))
-            .margin(10)
-            .x_label_area_size(40)
-            .y_label_area_size(60)
-            .build_cartesian_2d(x0..x1, y0..y1)
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .x_desc(x_label)
-            .y_desc(y_label)
-            .draw()
-            .map_err(err)?;
-        for (i, (name, mean, band)) in curves.iter().enumerate() {
-            let c = color(i);
-            if !band.is_empty() {
-                let outline: Vec<(f64, f64)> = band
-                    .iter()
-                    .map(|b| (b.0, b.2))
-                    .chain(band.iter().rev().map(|b| (b.0, b.1)))
-                    .collect();
-                chart
-                    .draw_series(std::iter::once(Polygon::new(outline, c.mix(0.2).filled())))
-                    .map_err(err)?;
-            }
-            chart
-                .draw_series(LineSeries::new(mean.iter().copied(), c))
-                .map_err(err)?
-                .label(name.as_str())
-                .legend(move |(x, y)| PathElement::new([(x - 5, y), (x + 5, y)], c));
-        }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .draw()
-            .map_err(err)?;
-        root.present().map_err(err)?;
-    }
-    push_figure(page, &svg, title);
-    Ok(())
 }
 
 #[cfg(test)]
@@ -209,16 +126,10 @@ mod tests {
         ];
         let curves = seed_curves(&runs, true, false);
         let s = &curves["s"];
-        assert_eq!(s[0].0, "a (mean, min–max of 3 seeds)");
+        assert_eq!(s[0].0, "a");
         assert_eq!(s[0].1, [(1.0, 3.0), (2.0, 3.0)]);
         assert_eq!(s[0].2, [(1.0, 2.0, 4.0), (2.0, 1.0, 5.0)]);
         assert_eq!(s[1].0, "b");
         assert!(s[1].2.is_empty());
-        let mut page = String::new();
-        band_figure(&mut page, "t", "x", "y", s, |i| {
-            Palette99::pick(i).to_rgba()
-        })
-        .unwrap();
-        assert!(page.contains("<svg") && page.contains("polygon"), "{page}");
     }
 }

@@ -20,7 +20,7 @@
 
 use std::fmt::Write as _;
 
-use llama::session::{OptimizerKind, TrainSummary};
+use llama::session::{OptimizerKind, TrainConfig, TrainSummary};
 
 use super::paired::{ci_with_verdict, paired_diffs};
 use crate::records::{Row, Status, TrainOutcome, inline_params};
@@ -36,8 +36,8 @@ struct Group<'a> {
     outcomes: Vec<&'a TrainOutcome>,
 }
 
-impl Group<'_> {
-    fn ok(&self) -> impl Iterator<Item = (&TrainOutcome, &TrainSummary)> {
+impl<'a> Group<'a> {
+    fn ok(&self) -> impl Iterator<Item = (&'a TrainOutcome, &'a TrainSummary)> + '_ {
         self.outcomes
             .iter()
             .filter_map(|t| Some((*t, t.summary.as_ref()?)))
@@ -176,45 +176,67 @@ fn time_to_quality(g: &Group<'_>, target: Option<f64>) -> (String, String) {
     (format!("{steps:.0}{of}"), format!("{secs:.1}{of}"))
 }
 
-/// The conclusion of `trainings` against `compare_to`, named in prose
-/// `reference_name` and in the table `reference_head`, time-to-quality
-/// aiming at `target_loss` (see the module doc).
-pub fn conclusion(
-    out: &mut String,
-    trainings: &[TrainOutcome],
+/// One run of a stage (all its seeds together), as the conclusion's table,
+/// the verdict and the headline figures read it.
+pub(super) struct RunResult<'a> {
+    pub label: &'a str,
+    /// The first seed's config (every seed's but the seed itself).
+    pub config: Option<&'a TrainConfig>,
+    /// Why the run did not run (no seed finished).
+    pub error: Option<&'a str>,
+    pub seeds: usize,
+    pub failed: usize,
+    /// Median step seconds pooled over seeds, with its bootstrap 95% interval.
+    pub step: Option<f64>,
+    pub step_ci: Option<Interval>,
+    /// Median step over AdamW's, bootstrap 95% interval.
+    pub overhead: Option<Interval>,
+    pub share: Option<f64>,
+    /// (seed, final held-out loss).
+    pub finals: Vec<(u64, f64)>,
+    /// Mean final held-out loss over seeds and its 95% t interval (none
+    /// below two seeds).
+    pub loss: Option<f64>,
+    pub loss_ci: Option<Interval>,
+    /// Mean paired Δ loss against the comparison run and its interval.
+    pub dloss: Option<f64>,
+    pub dloss_ci: Result<Interval, stats::Unavailable>,
+    pub is_reference: bool,
+    pub accounted_bytes: Option<f64>,
+    pub acc: Option<(f64, usize, usize)>,
+    pub to_target: (String, String),
+}
+
+/// One stage of the conclusion.
+pub(super) struct StageResult<'a> {
+    pub stage: &'a str,
+    /// "small model, 50 steps of B = 8 × T = 128, all thread(s), 3 seed(s)".
+    pub what: String,
+    pub target: String,
+    pub runs: Vec<RunResult<'a>>,
+    /// How many evaluations the first run made (1: the held-out curve is
+    /// one point per run).
+    pub evaluations: usize,
+}
+
+/// Every stage of `trainings` against `compare_to`, time-to-quality aiming
+/// at `target_loss` (see the module doc).
+pub(super) fn stages<'a>(
+    trainings: &'a [TrainOutcome],
     rows: &[Row],
     compare_to: &CompareTo,
     target_loss: Option<f64>,
-    (reference_name, reference_head): (&str, &str),
-) {
-    let _ = writeln!(
-        out,
-        "## Conclusion\n\n\
-         Generated from this run's numbers; every run with `seeds` is all its seeds together. \
-         Overhead: median per-step time over AdamW's in the same stage (same model, data and \
-         schedule), both pooled over seeds, with a bootstrap 95% interval ({} resamples). \
-         Subspace share: the subspace computations' part of the median step. Δ loss: final \
-         held-out loss minus {reference_name}'s (negative is better), mean over seeds paired by \
-         seed, with its 95% Student t interval (\"no difference detected\" when it holds 0; \
-         unavailable below 2 seeds). err_fro: the median over the gradients recorded at the \
-         stage's last recorded step of the method's err_fro at the suite's largest rank (1 = \
-         the optimal rank-k subspace; a gradient of rank below k is measured against the f32 \
-         roundoff floor, which the median keeps from swamping the figure). At T = 1 the \
-         moments are kept across refreshes in the coordinates of the previous basis, so even \
-         two exact methods (svd, lanczos) can end apart: their bases differ in signs and \
-         rotations from step to step. Time to target: the first step (steps taken) and wall \
-         second at which the held-out loss reaches the target, mean over the seeds that \
-         reach it.\n",
-        stats::RESAMPLES
-    );
+    reference_name: &str,
+) -> Vec<StageResult<'a>> {
     let kmax = rows.iter().map(|r| r.rank).max().unwrap_or(0);
-    let mut stages: Vec<&str> = Vec::new();
+    let mut names: Vec<&str> = Vec::new();
     for t in trainings {
-        if !stages.contains(&t.stage.as_str()) {
-            stages.push(&t.stage);
+        if !names.contains(&t.stage.as_str()) {
+            names.push(&t.stage);
         }
     }
-    for stage in stages {
+    let mut out = Vec::new();
+    for stage in names {
         let groups = groups(trainings, stage);
         let adamw = groups.iter().find(|g| {
             g.ok()
@@ -232,12 +254,11 @@ pub fn conclusion(
             (!ref_finals.is_empty())
                 .then(|| ref_finals.iter().map(|x| x.1).sum::<f64>() / ref_finals.len() as f64)
         });
-        if let Some((_, f)) = groups.iter().find_map(|g| g.ok().next()) {
+        let first = groups.iter().find_map(|g| g.ok().next());
+        let what = first.map_or(String::new(), |(_, f)| {
             let seeds = groups.iter().map(|g| g.outcomes.len()).max().unwrap_or(1);
-            let _ = writeln!(
-                out,
-                "### Stage `{stage}`: {} model, {} steps of B = {} × T = {}, {} thread(s), {} \
-                 seed(s)\n",
+            format!(
+                "{} model, {} steps of B = {} × T = {}, {} thread(s), {} seed(s)",
                 f.config.preset,
                 f.config.steps,
                 f.config.batch_size,
@@ -248,142 +269,294 @@ pub fn conclusion(
                     f.config.threads.to_string()
                 },
                 seeds
-            );
-        }
-        let _ = writeln!(
-            out,
-            "Time-to-quality target: held-out loss ≤ {}.\n",
-            target.map_or(
-                "– (no comparison run finished; set `target_loss`)".into(),
-                |t| {
-                    format!(
-                        "{t:.4} ({})",
-                        if target_loss.is_some() {
-                            "the suite's `target_loss`".to_string()
-                        } else {
-                            format!("{reference_name}'s final held-out loss")
-                        }
-                    )
-                }
             )
+        });
+        let evaluations = first.map_or(0, |(t, _)| {
+            t.steps.iter().filter(|r| r.eval_loss.is_some()).count()
+        });
+        let target_text = target.map_or(
+            "– (no comparison run finished; set `target_loss`)".into(),
+            |t| {
+                format!(
+                    "{t:.4} ({})",
+                    if target_loss.is_some() {
+                        "the suite's `target_loss`".to_string()
+                    } else {
+                        format!("{reference_name}'s final held-out loss")
+                    }
+                )
+            },
         );
-        let _ = writeln!(
-            out,
-            "| run | step time s | overhead × AdamW [95% CI] | subspace share | final held-out \
-             loss | Δ loss vs {reference_head} | Δ loss 95% CI | median err_fro at k = {kmax}, \
-             late step | seeds | steps to target | s to target |\n\
-             |---|---|---|---|---|---|---|---|---|---|---|"
-        );
-        let mut sentences = Vec::new();
-        let mut entries = Vec::new();
+        let mut runs = Vec::new();
         for g in &groups {
             let Some((first_t, first_s)) = g.ok().next() else {
-                let why = g.outcomes.first().map_or("", |t| t.error.as_str());
-                let _ = writeln!(
-                    out,
-                    "| {} | did not run: {} | | | | | | | {} | | |",
-                    g.label,
-                    why.replace('|', "\\|").replace('\n', " "),
-                    g.outcomes.len()
-                );
+                runs.push(RunResult {
+                    label: g.label,
+                    config: None,
+                    error: Some(g.outcomes.first().map_or("", |t| t.error.as_str())),
+                    seeds: g.outcomes.len(),
+                    failed: g.outcomes.len(),
+                    step: None,
+                    step_ci: None,
+                    overhead: None,
+                    share: None,
+                    finals: Vec::new(),
+                    loss: None,
+                    loss_ci: None,
+                    dloss: None,
+                    dloss_ci: Err(stats::Unavailable::NoSamples),
+                    is_reference: false,
+                    accounted_bytes: None,
+                    acc: None,
+                    to_target: (String::new(), String::new()),
+                });
                 continue;
             };
             let times = g.step_times();
             let step = (!times.is_empty()).then(|| stats::median(&times));
-            let overhead = stats::bootstrap_ratio(&times, &adamw_times, BOOTSTRAP_SEED).ok();
-            let share = step
-                .filter(|s| *s > 0.0)
-                .map(|s| stats::median(&g.subspace_times()) / s);
             let finals = g.finals();
+            let losses: Vec<f64> = finals.iter().map(|x| x.1).collect();
             let diffs = paired_diffs(&finals, &ref_finals);
-            let dloss = (!diffs.is_empty()).then(|| diffs.iter().sum::<f64>() / diffs.len() as f64);
-            let ci = stats::paired_t(&diffs);
-            let is_reference = compare_to.is(&first_t.label, &first_s.config);
-            let acc = late_step_accuracy(rows, first_s, stage, kmax);
-            let (to_steps, to_secs) = time_to_quality(g, target);
-            let failed = g.outcomes.len() - g.ok().count();
+            runs.push(RunResult {
+                label: g.label,
+                config: Some(&first_s.config),
+                error: None,
+                seeds: g.outcomes.len(),
+                failed: g.outcomes.len() - g.ok().count(),
+                step,
+                step_ci: stats::bootstrap_median(&times, BOOTSTRAP_SEED).ok(),
+                overhead: stats::bootstrap_ratio(&times, &adamw_times, BOOTSTRAP_SEED).ok(),
+                share: step
+                    .filter(|s| *s > 0.0)
+                    .map(|s| stats::median(&g.subspace_times()) / s),
+                loss: (!losses.is_empty())
+                    .then(|| losses.iter().sum::<f64>() / losses.len() as f64),
+                loss_ci: stats::paired_t(&losses).ok(),
+                finals,
+                dloss: (!diffs.is_empty()).then(|| diffs.iter().sum::<f64>() / diffs.len() as f64),
+                dloss_ci: stats::paired_t(&diffs),
+                is_reference: compare_to.is(&first_t.label, &first_s.config),
+                accounted_bytes: Some(first_s.memory.accounted_bytes as f64),
+                acc: late_step_accuracy(rows, first_s, stage, kmax),
+                to_target: time_to_quality(g, target),
+            });
+        }
+        out.push(StageResult {
+            stage,
+            what,
+            target: target_text,
+            runs,
+            evaluations,
+        });
+    }
+    out
+}
+
+/// The one-paragraph legend of the conclusion's table (details.md).
+pub(super) fn how_to_read(reference_name: &str) -> String {
+    format!(
+        "Generated from this run's numbers; every run with `seeds` is all its seeds together. \
+         Overhead: median per-step time over AdamW's in the same stage (same model, data and \
+         schedule), both pooled over seeds, with a bootstrap 95% interval ({} resamples). \
+         Subspace share: the subspace computations' part of the median step. Δ loss: final \
+         held-out loss minus {reference_name}'s (negative is better), mean over seeds paired by \
+         seed, with its 95% Student t interval (\"no difference detected\" when it holds 0; \
+         unavailable below 2 seeds). err_fro: the median over the gradients recorded at the \
+         stage's last recorded step of the method's err_fro at the suite's largest rank (1 = \
+         the optimal rank-k subspace; a gradient of rank below k is measured against the f32 \
+         roundoff floor, which the median keeps from swamping the figure). At T = 1 the \
+         moments are kept across refreshes in the coordinates of the previous basis, so even \
+         two exact methods (svd, lanczos) can end apart: their bases differ in signs and \
+         rotations from step to step. Time to target: the first step (steps taken) and wall \
+         second at which the held-out loss reaches the target, mean over the seeds that \
+         reach it.",
+        stats::RESAMPLES
+    )
+}
+
+/// The conclusion's table of one stage (Markdown), comparing with the run
+/// named `reference_head` in its header, at the suite's largest rank `kmax`.
+pub(super) fn table(out: &mut String, s: &StageResult<'_>, reference_head: &str, kmax: usize) {
+    let _ = writeln!(
+        out,
+        "| run | step time s | overhead × AdamW [95% CI] | subspace share | final held-out \
+         loss | Δ loss vs {reference_head} | Δ loss 95% CI | median err_fro at k = {kmax}, \
+         late step | seeds | steps to target | s to target |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|"
+    );
+    for r in &s.runs {
+        if let Some(why) = r.error {
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {}{} | {} | {} |",
-                g.label,
-                step.map_or("–".into(), |x| format!("{x:.3}")),
-                overhead.map_or("–".into(), |o| format!(
-                    "{:.2}× [{:.2}, {:.2}]",
-                    o.estimate, o.lo, o.hi
-                )),
-                share.map_or("–".into(), |x| format!("{:.1}%", 100.0 * x)),
-                mean_pm(&finals.iter().map(|x| x.1).collect::<Vec<_>>()),
-                dloss.map_or("–".into(), |x| format!("{x:+.4}")),
-                if is_reference {
-                    "reference".into()
-                } else if dloss.is_some() {
-                    ci_with_verdict(&ci)
-                } else {
-                    "–".into()
-                },
-                acc.map_or("–".into(), |(e, n, step)| format!(
-                    "{e:.4} ({n} matrices, step {step})"
-                )),
-                g.outcomes.len(),
-                if failed > 0 {
-                    format!(" ({failed} failed)")
-                } else {
-                    String::new()
-                },
-                to_steps,
-                to_secs,
+                "| {} | did not run: {} | | | | | | | {} | | |",
+                r.label,
+                why.replace('|', "\\|").replace('\n', " "),
+                r.seeds
             );
-            if let Some(seconds) = step {
-                entries.push(super::verdict::Entry {
-                    label: g.label,
-                    config: &first_s.config,
-                    seconds,
-                    bytes: first_s.memory.accounted_bytes as f64,
-                    finals: finals.clone(),
-                });
-            }
-            let share_text = share.map_or("–".into(), |x| format!("{:.1}%", 100.0 * x));
-            let cost = |o: &Interval| {
-                format!(
-                    "{:.2}× AdamW's step time (95% CI {:.2}–{:.2})",
-                    o.estimate, o.lo, o.hi
-                )
-            };
-            if first_s.config.optimizer == OptimizerKind::Galore && !is_reference {
-                if let (Some(o), Some(d)) = (&overhead, dloss) {
-                    sentences.push(format!(
-                        "{} costs {} ({share_text} in subspace computations) and ends {d:+.4} \
-                         in held-out loss against {reference_name} ({})",
-                        g.label,
-                        cost(o),
-                        ci_with_verdict(&ci),
-                    ));
-                }
-            } else if let (true, Some(o)) = (is_reference, &overhead) {
-                sentences.push(match compare_to {
-                    CompareTo::SvdEveryStep => format!(
-                        "GaLore+svd refreshing every step costs {} ({share_text} in the SVDs)",
-                        cost(o)
-                    ),
-                    CompareTo::Run(name) => format!(
-                        "{name}, the comparison run, costs {} ({share_text} in subspace \
-                         computations)",
-                        cost(o)
-                    ),
-                });
-            }
+            continue;
         }
-        if !sentences.is_empty() {
-            let _ = writeln!(out, "\nIn this stage: {}.\n", sentences.join("; "));
-        } else {
-            out.push('\n');
-        }
-        let verdict = super::verdict::stage(&entries);
-        if !verdict.is_empty() {
-            let _ = writeln!(out, "{verdict}");
-        }
-        mean_ci_table(out, &groups);
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {}{} | {} | {} |",
+            r.label,
+            r.step.map_or("–".into(), |x| format!("{x:.3}")),
+            r.overhead.map_or("–".into(), |o| format!(
+                "{:.2}× [{:.2}, {:.2}]",
+                o.estimate, o.lo, o.hi
+            )),
+            r.share.map_or("–".into(), |x| format!("{:.1}%", 100.0 * x)),
+            mean_pm(&r.finals.iter().map(|x| x.1).collect::<Vec<_>>()),
+            r.dloss.map_or("–".into(), |x| format!("{x:+.4}")),
+            if r.is_reference {
+                "reference".into()
+            } else if r.dloss.is_some() {
+                ci_with_verdict(&r.dloss_ci)
+            } else {
+                "–".into()
+            },
+            r.acc.map_or("–".into(), |(e, n, step)| format!(
+                "{e:.4} ({n} matrices, step {step})"
+            )),
+            r.seeds,
+            if r.failed > 0 {
+                format!(" ({} failed)", r.failed)
+            } else {
+                String::new()
+            },
+            r.to_target.0,
+            r.to_target.1,
+        );
     }
+    out.push('\n');
+}
+
+/// The verdict of one stage in a few sentences: what ends lower, higher or
+/// indistinguishable from the comparison run (with the intervals), what is
+/// fastest and slowest per step, then the Pareto fronts and moment
+/// transport ([`super::verdict::stage`]).
+pub(super) fn verdict(s: &StageResult<'_>, reference_name: &str) -> String {
+    let ran: Vec<&RunResult<'_>> = s.runs.iter().filter(|r| r.error.is_none()).collect();
+    let mut out = Vec::new();
+    let delta = |r: &RunResult<'_>| match (&r.dloss, &r.dloss_ci) {
+        (Some(d), Ok(c)) => format!("{} ({d:+.4} [{:+.4}, {:+.4}])", r.label, c.lo, c.hi),
+        (Some(d), Err(_)) => format!("{} ({d:+.4})", r.label),
+        _ => r.label.to_string(),
+    };
+    let name = |r: &RunResult<'_>| r.label.to_string();
+    let others: Vec<&&RunResult<'_>> = ran
+        .iter()
+        .filter(|r| !r.is_reference && r.dloss.is_some())
+        .collect();
+    let with_ci: Vec<&&&RunResult<'_>> = others.iter().filter(|r| r.dloss_ci.is_ok()).collect();
+    if !others.is_empty() && with_ci.is_empty() {
+        out.push(format!(
+            "Final held-out loss minus {reference_name}'s, one seed each (no interval: a \
+             difference here is not shown to be more than seed noise): {}.",
+            others
+                .iter()
+                .map(|r| delta(r))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    } else if !with_ci.is_empty() {
+        let pick = |f: &dyn Fn(&Interval) -> bool, say: &dyn Fn(&RunResult<'_>) -> String| {
+            with_ci
+                .iter()
+                .filter(|r| r.dloss_ci.as_ref().is_ok_and(f))
+                .map(|r| say(r))
+                .collect::<Vec<_>>()
+        };
+        let lower = pick(&|c| c.hi < 0.0, &delta);
+        let higher = pick(&|c| c.lo > 0.0, &delta);
+        // The indistinguishable runs by name: their figures are in the table.
+        let same = pick(&|c| c.contains(0.0), &name);
+        let list = |v: &[String]| {
+            if v.is_empty() {
+                "none".to_string()
+            } else {
+                v.join(", ")
+            }
+        };
+        out.push(format!(
+            "Against {reference_name} (Δ final held-out loss, paired by seed, 95% t interval): \
+             lower loss: {}; higher loss: {}; no difference detected: {}.",
+            list(&lower),
+            list(&higher),
+            list(&same)
+        ));
+    }
+    let timed: Vec<&&RunResult<'_>> = ran.iter().filter(|r| r.step.is_some()).collect();
+    let by_step = |a: &&&RunResult<'_>, b: &&&RunResult<'_>| {
+        a.step.unwrap_or(0.0).total_cmp(&b.step.unwrap_or(0.0))
+    };
+    if let (Some(fast), Some(slow)) = (
+        timed.iter().min_by(|a, b| by_step(a, b)),
+        timed.iter().max_by(|a, b| by_step(a, b)),
+    ) {
+        let cost = |r: &RunResult<'_>| {
+            let step = r.step.unwrap_or(0.0);
+            let adamw = r
+                .config
+                .is_some_and(|c| c.optimizer == OptimizerKind::Adamw);
+            match &r.overhead {
+                Some(o) if !adamw => format!(
+                    "{} ({step:.3} s, {:.2}× AdamW [{:.2}, {:.2}])",
+                    r.label, o.estimate, o.lo, o.hi
+                ),
+                _ => format!("{} ({step:.3} s)", r.label),
+            }
+        };
+        if fast.label != slow.label {
+            out.push(format!(
+                "Fastest step: {}; slowest: {}.",
+                cost(fast),
+                cost(slow)
+            ));
+        }
+    }
+    let fronts = super::verdict::brief(&entries(s));
+    let mut text = out.join(" ");
+    if !fronts.is_empty() {
+        if !text.is_empty() {
+            text.push(' ');
+        }
+        text.push_str(&fronts.trim_end().replace('\n', " "));
+    }
+    text
+}
+
+/// The fronts and moment transport of stage `s` in full sentences
+/// (details.md; the front page has [`verdict`]).
+pub(super) fn verdict_in_full(s: &StageResult<'_>) -> String {
+    super::verdict::stage(&entries(s))
+}
+
+/// The verdict's entries: every run of `s` that ran with a step time.
+fn entries<'a>(s: &'a StageResult<'a>) -> Vec<super::verdict::Entry<'a>> {
+    s.runs
+        .iter()
+        .filter(|r| r.error.is_none())
+        .filter_map(|r| {
+            Some(super::verdict::Entry {
+                label: r.label,
+                config: r.config?,
+                seconds: r.step?,
+                bytes: r.accounted_bytes?,
+                finals: r.finals.clone(),
+            })
+        })
+        .collect()
+}
+
+/// Stage `stage`'s mean ± 95% CI table over seeds (details.md), when a
+/// run of it has ≥ 2 seeds.
+pub(super) fn mean_ci_section(out: &mut String, trainings: &[TrainOutcome], stage: &str) {
+    let groups = groups(trainings, stage);
+    if groups.iter().all(|g| g.ok().count() < 2) {
+        return;
+    }
+    let _ = writeln!(out, "### Stage `{stage}`: mean over seeds\n");
+    mean_ci_table(out, &groups);
 }
 
 /// The mean ± 95% CI table over seeds, for a stage with a run of ≥ 2 seeds.

@@ -1,27 +1,68 @@
-//! `index.html`: one self-contained page (no scripts, no network) of inline
-//! SVG plots drawn with plotters:
+//! `index.html`: one self-contained page (inline SVG, a few lines of inline
+//! script for the legends, no network) that answers first and shows the
+//! evidence after:
 //!
-//! - err_fro against time, per shape and rank (a Pareto view: down and left
-//!   is better);
-//! - err_fro against rank, per method (median over the matrices);
-//! - the singular spectrum of every matrix;
-//! - peak heap bytes per method, per shape, at the largest rank;
-//! - with training runs: the generated conclusion and its tables (rendered
-//!   from summary.md's Markdown), loss curves, step-time bars and accuracy
-//!   over training steps;
-//! - with trajectories: err_fro along them ([`super::tracking`]).
+//! 1. the verdict: per training stage, the conclusion in a few sentences
+//!    with its intervals and two headline figures (held-out loss against
+//!    wall seconds, mean over seeds with a band; the Pareto plot of final
+//!    held-out loss against step time, both with intervals, the front
+//!    drawn), then its table; for a suite without training, the fastest
+//!    method at each accuracy level;
+//! 2. the details, one section after another ([`SECTIONS`]), each with a
+//!    one-line caption of what it shows and how to read it;
+//! 3. the run (machine, versions) and links to the data.
+//!
+//! A new section is one function `fn(&Page, &mut String)` and one line in
+//! [`SECTIONS`]; its figures are [`super::plot::Chart`]s.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use plotters::prelude::*;
+use llama::optim::MomentPolicy;
+use llama::session::{OptimizerKind, TrainConfig};
 
-use super::plot::{Series, W, esc, figure, push_figure};
-use crate::records::{Row, Status, TrainOutcome};
-use crate::suite::Suite;
+use super::conclusion::{self, StageResult};
+use super::plot::{self, Axis, Chart, Family, Point, Series, Style, esc, figure};
+use crate::records::{Row, Status, TrackStep, TrainOutcome};
+use crate::suite::{CompareTo, Suite};
 
-/// Writes `index.html` into `dir` (which already holds `spectra.csv`).
+/// What a page is rendered from: everything a report directory holds.
+pub struct Page<'a> {
+    pub suite: &'a Suite,
+    /// The run's paragraph (machine, versions, energy meter).
+    pub header: &'a str,
+    pub rows: &'a [Row],
+    pub trainings: &'a [TrainOutcome],
+    /// `spectra.csv`: matrix → σ.
+    pub spectra: Vec<(String, Vec<f64>)>,
+    /// `tracking.csv`, when the run has a trajectory part.
+    pub tracking: Option<Vec<TrackStep>>,
+}
+
+/// Writes one detail section's body into the page (nothing when the
+/// section has nothing to show).
+pub type Section = fn(&Page<'_>, &mut String);
+
+/// The detail sections, in page order: id, heading, the function that
+/// writes the section's body.
+pub const SECTIONS: [(&str, &str, Section); 8] = [
+    ("training", "Training: loss curves", loss_curves),
+    ("step-time", "Training: where a step's time goes", step_time),
+    (
+        "recorded",
+        "Training: accuracy on the recorded gradients",
+        recorded,
+    ),
+    ("accuracy-time", "Accuracy against time", accuracy_time),
+    ("accuracy-rank", "Accuracy against rank", accuracy_rank),
+    ("spectra", "Singular spectra", spectra),
+    ("heap", "Peak heap per call", heap),
+    ("tracking", "Tracking along recorded trajectories", tracking),
+];
+
+/// Writes `index.html` into `dir`, reading `spectra.csv` and the trajectory
+/// part from it.
 pub fn write_html(
     dir: &Path,
     suite: &Suite,
@@ -29,39 +70,511 @@ pub fn write_html(
     rows: &[Row],
     trainings: &[TrainOutcome],
 ) -> anyhow::Result<()> {
-    let spectra = super::read_spectra(dir)?;
+    let page = Page {
+        suite,
+        header,
+        rows,
+        trainings,
+        spectra: super::read_spectra(dir)?,
+        tracking: super::tracking::read(dir)?.map(|(steps, _)| steps),
+    };
+    std::fs::write(dir.join("index.html"), render(&page))?;
+    Ok(())
+}
+
+const PAGE_STYLE: &str = "body{font-family:sans-serif;max-width:1420px;margin:.8em auto;padding:0 .8em;color:#111}\
+h1{margin:.2em 0}h2{margin:.9em 0 .3em;border-bottom:1px solid #ddd}h3{margin:.7em 0 .3em}\
+p.lede{color:#333;margin:.2em 0 .6em}p.verdict{font-size:1.02em;line-height:1.4;max-width:1400px;margin:.3em 0}\
+p.caption{font-size:.88em;color:#333;margin:.2em 0 .4em}nav{font-size:.9em;margin:.6em 0}\
+table{border-collapse:collapse;margin:.4em 0;font-size:.86em}\
+th,td{border:1px solid #ccc;padding:.15em .4em;text-align:right}th:first-child,td:first-child{text-align:left}\
+footer{font-size:.82em;color:#444;margin-top:2em;border-top:1px solid #ddd}";
+
+/// The page (see the module doc).
+pub fn render(p: &Page<'_>) -> String {
     let mut page = String::new();
     let _ = write!(
         page,
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>{0}</title>\
-         <style>body{{font-family:sans-serif;max-width:1400px;margin:1em auto}}\
-         figure{{display:inline-block;margin:.5em}}figcaption{{font-size:.9em}}\
-         table{{border-collapse:collapse;margin:.5em 0}}\
-         th,td{{border:1px solid #ccc;padding:.2em .5em;text-align:right}}\
-         th:first-child,td:first-child{{text-align:left}}</style>\
-         </head><body><h1>{0}</h1><p>{1}</p><p>Tables: <a href=\"summary.md\">summary.md</a>, \
-         data: <a href=\"results.csv\">results.csv</a>, <a href=\"run.json\">run.json</a>.</p>",
-        esc(&suite.name),
-        esc(header)
+         <style>{PAGE_STYLE}{1}</style></head><body><h1>{0}</h1>",
+        esc(&p.suite.name),
+        plot::STYLE
     );
-    training_section(&mut page, trainings, rows, suite)?;
-    let ok: Vec<&Row> = rows
+    if let Some(d) = &p.suite.description {
+        let _ = write!(page, "<p class=\"lede\">{}</p>", esc(d));
+    }
+    verdict(p, &mut page);
+    let mut details = String::new();
+    let mut contents = Vec::new();
+    for (id, title, section) in SECTIONS {
+        let mut body = String::new();
+        section(p, &mut body);
+        if !body.is_empty() {
+            let _ = write!(details, "<h2 id=\"{id}\">{}</h2>{body}", esc(title));
+            contents.push(format!("<a href=\"#{id}\">{}</a>", esc(title)));
+        }
+    }
+    if !contents.is_empty() {
+        let _ = write!(
+            page,
+            "<nav><b>Details</b>: {} · tables: <a href=\"summary.md\">summary.md</a>, \
+             <a href=\"details.md\">details.md</a></nav>{details}",
+            contents.join(" · ")
+        );
+    }
+    let _ = writeln!(
+        page,
+        "<footer><p>{}</p><p>Data: <a href=\"results.csv\">results.csv</a>, \
+         <a href=\"training.csv\">training.csv</a>, <a href=\"run.json\">run.json</a>.</p>\
+         </footer>{}</body></html>",
+        esc(p.header),
+        plot::SCRIPT
+    );
+    page
+}
+
+/// How the comparison run is named in prose and in a table header.
+fn reference_names(compare_to: &CompareTo) -> (String, String) {
+    match compare_to {
+        CompareTo::SvdEveryStep => ("GaLore+svd at T = 1".into(), "GaLore+svd T=1".into()),
+        CompareTo::Run(name) => (name.clone(), name.clone()),
+    }
+}
+
+/// The first screen: per training stage its verdict, headline figures and
+/// table; without training, the fastest method at each accuracy level.
+fn verdict(p: &Page<'_>, page: &mut String) {
+    let (reference_name, reference_head) = reference_names(&p.suite.compare_to);
+    let kmax = p.rows.iter().map(|r| r.rank).max().unwrap_or(0);
+    let stages = conclusion::stages(
+        p.trainings,
+        p.rows,
+        &p.suite.compare_to,
+        p.suite.target_loss,
+        &reference_name,
+    );
+    for s in &stages {
+        let _ = write!(
+            page,
+            "<section class=\"stage\"><h2>Stage <code>{}</code>: {}</h2>",
+            esc(s.stage),
+            esc(&s.what)
+        );
+        let v = conclusion::verdict(s, &reference_name);
+        if !v.is_empty() {
+            let _ = write!(page, "<p class=\"verdict\">{}</p>", esc(&v));
+        }
+        let styles = run_styles(p.trainings, &p.suite.compare_to, s.stage);
+        loss_against_seconds(p, s, &styles, &reference_name, page);
+        pareto(s, &styles, page);
+        let mut md = String::new();
+        let _ = writeln!(
+            md,
+            "Each run is all its seeds together. Overhead: median step over AdamW's \
+             (bootstrap 95% interval); Δ loss: final held-out loss minus {reference_name}'s, \
+             paired by seed (95% t interval); time to target: held-out loss ≤ {}. Definitions: \
+             details.md, \"Conclusion\".\n",
+            s.target
+        );
+        conclusion::table(&mut md, s, &reference_head, kmax);
+        page.push_str(&markdown_html(&md));
+        page.push_str("</section>");
+    }
+    if stages.is_empty() && !p.rows.is_empty() {
+        let md = super::summary::render(p.suite, p.header, p.rows, &[]);
+        let fastest = md
+            .split("## Fastest method per shape at each accuracy level")
+            .nth(1)
+            .unwrap_or("");
+        let _ = write!(
+            page,
+            "<h2>Verdict: the fastest method per shape at each accuracy level</h2>{}",
+            markdown_html(fastest)
+        );
+    }
+}
+
+/// The family of a training run: references (AdamW, the comparison run,
+/// GaLore at T > 1), trackers (warm starts, moved moments, iterative
+/// trackers), GPU methods, and the one-shot methods at T = 1.
+fn run_family(label: &str, c: &TrainConfig, compare_to: &CompareTo) -> Family {
+    let warm = c
+        .plugin_params
+        .get("warm_start")
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false);
+    if c.optimizer == OptimizerKind::Adamw || compare_to.is(label, c) || c.update_proj_gap > 1 {
+        Family::Reference
+    } else if c.plugin.starts_with("cuda") {
+        Family::Gpu
+    } else if warm
+        || c.moments != MomentPolicy::Keep
+        || c.align
+        || matches!(c.plugin.as_str(), "subspace-iteration" | "online-pca")
+    {
+        Family::Tracker
+    } else {
+        Family::OneShot
+    }
+}
+
+/// The family of a matrix method by its plugin: exact methods as
+/// references, trackers, GPU methods, the randomized one-shot methods.
+fn method_family(plugin: &str) -> Family {
+    match plugin {
+        "svd" | "lanczos" => Family::Reference,
+        "subspace-iteration" | "online-pca" => Family::Tracker,
+        p if p.starts_with("cuda") => Family::Gpu,
+        _ => Family::OneShot,
+    }
+}
+
+/// A style per name, grouped by family: `names` are (name, family) in
+/// order of first appearance.
+fn styles_of(names: &[(String, Family)]) -> BTreeMap<String, Style> {
+    let mut out = BTreeMap::new();
+    for (name, family) in names {
+        let members: Vec<&String> = names
+            .iter()
+            .filter(|(_, f)| f == family)
+            .map(|(n, _)| n)
+            .collect();
+        let i = members.iter().position(|n| *n == name).unwrap_or(0);
+        out.insert(name.clone(), plot::style(*family, i, members.len()));
+    }
+    out
+}
+
+/// Each run label of `stage` with its style.
+fn run_styles(
+    trainings: &[TrainOutcome],
+    compare_to: &CompareTo,
+    stage: &str,
+) -> BTreeMap<String, Style> {
+    let mut names: Vec<(String, Family)> = Vec::new();
+    for t in trainings.iter().filter(|t| t.stage == stage) {
+        let Some(s) = &t.summary else { continue };
+        if !names.iter().any(|(n, _)| *n == t.label) {
+            names.push((t.label.clone(), run_family(&t.label, &s.config, compare_to)));
+        }
+    }
+    styles_of(&names)
+}
+
+/// Each matrix method of `rows` with its style.
+fn method_styles(rows: &[&Row]) -> BTreeMap<String, Style> {
+    let mut names: Vec<(String, Family)> = Vec::new();
+    for r in rows {
+        if !names.iter().any(|(n, _)| *n == r.method) {
+            names.push((r.method.clone(), method_family(&r.plugin)));
+        }
+    }
+    styles_of(&names)
+}
+
+fn style_or_grey(styles: &BTreeMap<String, Style>, name: &str) -> Style {
+    styles
+        .get(name)
+        .cloned()
+        .unwrap_or_else(|| plot::style(Family::Reference, 0, 1))
+}
+
+const FAMILIES: &str = "Colours by kind of run: greys are the references (AdamW, the \
+     comparison run, GaLore at T > 1), blues the subspace methods recomputed at every refresh \
+     (T = 1), oranges and reds the trackers (warm starts, moments moved with the basis), greens \
+     GPU methods.";
+
+/// Stage `s`'s held-out loss against wall seconds, mean over seeds, the
+/// min–max band of the seeds shaded.
+fn loss_against_seconds(
+    p: &Page<'_>,
+    s: &StageResult<'_>,
+    styles: &BTreeMap<String, Style>,
+    reference_name: &str,
+    page: &mut String,
+) {
+    let curves = super::band::seed_curves(p.trainings, true, true);
+    let Some(curves) = curves.get(s.stage) else {
+        let _ = write!(
+            page,
+            "<p class=\"caption\">No held-out evaluation in stage {}: no loss curve \
+             (set eval_every).</p>",
+            esc(s.stage)
+        );
+        return;
+    };
+    let seeds = s.runs.iter().map(|r| r.seeds).max().unwrap_or(1);
+    let one_point = s.evaluations == 1;
+    let series = curves
         .iter()
-        .filter(|r| r.status == Status::Ok && r.time_median_s.is_some() && r.err_fro.is_some())
+        .map(|(label, mean, band)| {
+            let mut series = Series::line(label, style_or_grey(styles, label), mean.clone());
+            series.band = band.clone();
+            series
+        })
         .collect();
-    let methods: Vec<&str> = {
-        let mut v: Vec<&str> = Vec::new();
-        for r in &ok {
-            if !v.contains(&r.method.as_str()) {
-                v.push(&r.method);
+    let mut caption = format!(
+        "Held-out loss against wall-clock seconds of training (evaluations excluded), one \
+         line per run{}. Lower and further left is better; {reference_name} is the comparison \
+         run. {FAMILIES}",
+        if seeds > 1 {
+            format!(
+                ": the mean over its {seeds} seeds, the shaded band the seeds' min–max at each \
+                 evaluation"
+            )
+        } else {
+            String::new()
+        }
+    );
+    if one_point {
+        caption.push_str(
+            " This stage evaluates once per run (at its last step), so each run is one point, \
+             not a curve.",
+        );
+    }
+    figure(
+        page,
+        &Chart {
+            title: format!("{}: held-out loss against wall seconds", s.stage),
+            x: Axis::linear("wall seconds (training)"),
+            y: Axis::linear("held-out loss"),
+            series,
+            caption,
+            hline: None,
+        },
+    );
+}
+
+/// Stage `s`'s final held-out loss against step time, both with their
+/// intervals, and the Pareto front.
+fn pareto(s: &StageResult<'_>, styles: &BTreeMap<String, Style>, page: &mut String) {
+    let pts: Vec<(&str, Point)> = s
+        .runs
+        .iter()
+        .filter_map(|r| {
+            Some((
+                r.label,
+                Point {
+                    x: r.step?,
+                    y: r.loss?,
+                    x_ci: r.step_ci.map(|c| (c.lo, c.hi)),
+                    y_ci: r.loss_ci.map(|c| (c.lo, c.hi)),
+                },
+            ))
+        })
+        .collect();
+    if pts.len() < 2 {
+        return;
+    }
+    let dominated = |p: &Point| {
+        pts.iter()
+            .any(|(_, q)| q.x <= p.x && q.y <= p.y && (q.x < p.x || q.y < p.y))
+    };
+    let mut front: Vec<(f64, f64)> = pts
+        .iter()
+        .filter(|(_, p)| !dominated(p))
+        .map(|(_, p)| (p.x, p.y))
+        .collect();
+    front.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut series: Vec<Series> = pts
+        .iter()
+        .map(|(label, p)| Series::points(label, style_or_grey(styles, label), vec![*p]))
+        .collect();
+    let mut f = Series::line(
+        "Pareto front",
+        Style {
+            color: "#000000".into(),
+            dash: Some("4 3"),
+        },
+        front,
+    );
+    f.markers = false;
+    series.push(f);
+    let seeds = s.runs.iter().map(|r| r.seeds).max().unwrap_or(1);
+    figure(
+        page,
+        &Chart {
+            title: format!("{}: final held-out loss against step time", s.stage),
+            x: Axis::linear("median step time (s)"),
+            y: Axis::linear("final held-out loss"),
+            series,
+            caption: format!(
+                "One point per run: its final held-out loss ({}) against its median step time \
+                 pooled over seeds (horizontal bar: bootstrap 95% interval). The dashed line \
+                 joins the Pareto front, the runs that no other run beats on both time and \
+                 loss. Down and to the left is better. {FAMILIES}",
+                if seeds > 1 {
+                    "the mean over seeds; vertical bar: 95% t interval"
+                } else {
+                    "one seed, so no interval"
+                }
+            ),
+            hline: None,
+        },
+    );
+}
+
+/// Train and held-out loss against steps, train loss against seconds.
+fn loss_curves(p: &Page<'_>, page: &mut String) {
+    if p.trainings.is_empty() {
+        return;
+    }
+    let _ = write!(
+        page,
+        "<p class=\"caption\">Each stage's loss curves, one line per run (the mean over its \
+         seeds, the shaded band their min–max); every step is in training.csv.</p>"
+    );
+    for (held_out, against_seconds, y, x) in [
+        (false, false, "train loss", "step"),
+        (true, false, "held-out loss", "step"),
+        (false, true, "train loss", "wall seconds (training)"),
+    ] {
+        let mut by_stage = super::band::seed_curves(p.trainings, held_out, against_seconds);
+        for stage in stage_names(p.trainings) {
+            let Some(curves) = by_stage.remove(stage) else {
+                continue;
+            };
+            let styles = run_styles(p.trainings, &p.suite.compare_to, stage);
+            let single = curves.iter().all(|c| c.1.len() == 1);
+            let series = curves
+                .iter()
+                .map(|(label, mean, band)| {
+                    let mut s = Series::line(label, style_or_grey(&styles, label), mean.clone());
+                    s.band = band.clone();
+                    s.markers = mean.len() <= 12;
+                    s
+                })
+                .collect();
+            let mut caption = format!(
+                "{y} against {x}; lower is better. The train loss is the batch's own, so it \
+                 is noisy; the held-out loss is measured on held-out batches at each \
+                 evaluation."
+            );
+            if single {
+                caption.push_str(
+                    " One evaluation per run in this stage: one point per run, no curve.",
+                );
+            }
+            figure(
+                page,
+                &Chart {
+                    title: format!("{stage}: {y} against {}", x.split(' ').next().unwrap_or(x)),
+                    x: Axis::linear(x),
+                    y: Axis::linear(y),
+                    series,
+                    caption,
+                    hline: None,
+                },
+            );
+        }
+    }
+}
+
+/// The stages of `trainings` in the suite's order.
+fn stage_names(trainings: &[TrainOutcome]) -> Vec<&str> {
+    let mut stages: Vec<&str> = Vec::new();
+    for t in trainings {
+        if !stages.contains(&t.stage.as_str()) {
+            stages.push(&t.stage);
+        }
+    }
+    stages
+}
+
+/// Per stage, each run's median step split into forward, backward,
+/// subspace and update (the median over its seeds of each part).
+fn step_time(p: &Page<'_>, page: &mut String) {
+    for stage in stage_names(p.trainings) {
+        let mut runs: Vec<(String, Vec<[f64; 4]>)> = Vec::new();
+        for t in p.trainings.iter().filter(|t| t.stage == stage) {
+            let Some(s) = &t.summary else { continue };
+            let parts = [
+                s.median_seconds_forward,
+                s.median_seconds_backward,
+                s.median_seconds_subspace,
+                s.median_seconds_update,
+            ];
+            match runs.iter_mut().find(|(l, _)| *l == t.label) {
+                Some((_, v)) => v.push(parts),
+                None => runs.push((t.label.clone(), vec![parts])),
             }
         }
-        v
-    };
-    let color =
-        |m: &str| Palette99::pick(methods.iter().position(|x| *x == m).unwrap_or(0)).to_rgba();
+        let rows: Vec<(String, Vec<f64>)> = runs
+            .into_iter()
+            .map(|(label, seeds)| {
+                let part = |i: usize| {
+                    crate::stats::median(&seeds.iter().map(|s| s[i]).collect::<Vec<_>>())
+                };
+                (label, (0..4).map(part).collect())
+            })
+            .collect();
+        plot::stacked_bars(
+            page,
+            &format!("{stage}: median step time"),
+            "seconds per step (median)",
+            "One bar per run: the median seconds of each part of a step (the median over the \
+             steps after the first, then over the seeds). Subspace is GaLore's refresh (the \
+             SVD or its replacement); update the rest of the optimizer step.",
+            &[
+                ("forward", "#4682b4"),
+                ("backward", "#64b464"),
+                ("subspace", "#dc503c"),
+                ("update", "#a0a0a0"),
+            ],
+            &rows,
+        );
+    }
+}
 
-    page.push_str("<h2>Accuracy against time</h2>");
+/// The methods' median err_fro on the gradients recorded during training,
+/// against the step they were recorded at.
+fn recorded(p: &Page<'_>, page: &mut String) {
+    let kmax = p.rows.iter().map(|r| r.rank).max().unwrap_or(0);
+    let over = super::training::accuracy_over_steps(p.rows, kmax);
+    let ok: Vec<&Row> = p.rows.iter().filter(|r| r.status == Status::Ok).collect();
+    let styles = method_styles(&ok);
+    for (stage, series) in over {
+        let below = series.iter().any(|(_, pts)| pts.iter().any(|p| p.1 < 1.0));
+        let series = series
+            .into_iter()
+            .map(|(name, pts)| Series::line(&name, style_or_grey(&styles, &name), pts))
+            .collect();
+        figure(
+            page,
+            &Chart {
+                title: format!("{stage}: median err_fro at k = {kmax} by recorded step"),
+                x: Axis::linear("training step"),
+                y: Axis::log("err_fro"),
+                series,
+                caption: format!(
+                    "Each method on the gradients the stage recorded: the median over the \
+                     recorded matrices of err_fro = ‖A − QQᵀA‖_F / ‖A − A_k‖_F at each recorded \
+                     step; 1 (dotted) is the optimal rank-k subspace, lower is better.{}",
+                    if below { BELOW_ONE } else { "" }
+                ),
+                hline: Some((1.0, "optimal".into())),
+            },
+        );
+    }
+}
+
+const BELOW_ONE: &str = " Points below 1 are matrices of rank below k: their optimal tail \
+     ‖A − A_k‖ is f32 roundoff, so err_fro compares roundoff with roundoff (read them as exact).";
+
+fn ok_rows<'a>(p: &Page<'a>) -> Vec<&'a Row> {
+    p.rows
+        .iter()
+        .filter(|r| r.status == Status::Ok && r.time_median_s.is_some() && r.err_fro.is_some())
+        .collect()
+}
+
+/// err_fro against time per shape, rank and thread count.
+fn accuracy_time(p: &Page<'_>, page: &mut String) {
+    let ok = ok_rows(p);
+    if ok.is_empty() {
+        return;
+    }
+    let styles = method_styles(&ok);
     let mut by_shape: BTreeMap<(usize, usize, usize, usize), Vec<&Row>> = BTreeMap::new();
     for r in &ok {
         by_shape
@@ -69,316 +582,214 @@ pub fn write_html(
             .or_default()
             .push(r);
     }
+    let _ = write!(
+        page,
+        "<p class=\"caption\">One figure per shape, rank and thread count; each point is one \
+         matrix and one method: its median call time against its err_fro. Down and to the left \
+         is better.</p>"
+    );
     for ((m, n, k, t), group) in &by_shape {
-        let series: Vec<Series> = methods
+        let mut methods: Vec<&str> = Vec::new();
+        for r in group {
+            if !methods.contains(&r.method.as_str()) {
+                methods.push(&r.method);
+            }
+        }
+        let below = group.iter().any(|r| r.err_fro.is_some_and(|e| e < 1.0));
+        let series = methods
             .iter()
-            .filter_map(|name| {
-                let pts: Vec<(f64, f64)> = group
+            .map(|name| {
+                let pts = group
                     .iter()
                     .filter(|r| r.method == *name)
-                    .map(|r| {
-                        (
-                            r.time_median_s.unwrap_or(0.0) * 1e3,
-                            r.err_fro.unwrap_or(1.0),
-                        )
-                    })
+                    .filter_map(|r| Some(Point::at(r.time_median_s? * 1e3, r.err_fro?)))
                     .collect();
-                (!pts.is_empty()).then(|| (name.to_string(), color(name), pts))
+                Series::points(name, style_or_grey(&styles, name), pts)
             })
             .collect();
-        let title = format!("{m}×{n}, k = {k}, {t} thread(s)");
         figure(
-            &mut page,
-            &title,
-            "time per call (ms)",
-            "err_fro",
-            true,
-            true,
-            false,
-            &series,
-        )?;
+            page,
+            &Chart {
+                title: format!("{m}×{n}, k = {k}, {t} thread(s)"),
+                x: Axis::log("time per call (ms)"),
+                y: Axis::log("err_fro"),
+                series,
+                caption: format!(
+                    "err_fro = ‖A − QQᵀA‖_F / ‖A − A_k‖_F: 1 (dotted) is the optimal rank-k \
+                     subspace.{}",
+                    if below { BELOW_ONE } else { "" }
+                ),
+                hline: Some((1.0, "optimal".into())),
+            },
+        );
     }
+}
 
-    page.push_str("<h2>Accuracy against rank</h2>");
-    let mut by_method: BTreeMap<&str, BTreeMap<usize, Vec<f64>>> = BTreeMap::new();
-    for r in &ok {
-        by_method
-            .entry(&r.method)
-            .or_default()
-            .entry(r.rank)
-            .or_default()
-            .push(r.err_fro.unwrap_or(0.0));
+/// The median err_fro over the matrices against the rank, per method.
+fn accuracy_rank(p: &Page<'_>, page: &mut String) {
+    let ok = ok_rows(p);
+    let ranks: Vec<usize> = {
+        let mut v: Vec<usize> = ok.iter().map(|r| r.rank).collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    };
+    if ranks.len() < 2 {
+        return;
     }
-    let series: Vec<Series> = by_method
+    let styles = method_styles(&ok);
+    let mut by_method: Vec<(&str, BTreeMap<usize, Vec<f64>>)> = Vec::new();
+    for r in &ok {
+        let i = match by_method.iter().position(|(m, _)| *m == r.method) {
+            Some(i) => i,
+            None => {
+                by_method.push((&r.method, BTreeMap::new()));
+                by_method.len() - 1
+            }
+        };
+        by_method[i].1.entry(r.rank).or_default().extend(r.err_fro);
+    }
+    let series = by_method
         .into_iter()
         .map(|(name, ranks)| {
             let pts = ranks
                 .into_iter()
-                .map(|(k, errors)| (k as f64, crate::stats::median(&errors)))
+                .map(|(k, e)| (k as f64, crate::stats::median(&e)))
                 .collect();
-            (name.to_string(), color(name), pts)
+            Series::line(name, style_or_grey(&styles, name), pts)
         })
         .collect();
     figure(
-        &mut page,
-        "median err_fro over the matrices",
-        "rank k",
-        "err_fro",
-        false,
-        true,
-        true,
-        &series,
-    )?;
+        page,
+        &Chart {
+            title: "median err_fro over the matrices, by rank".into(),
+            x: Axis::linear("rank k"),
+            y: Axis::log("err_fro"),
+            series,
+            caption: "Each method's median err_fro over every matrix of the run at each rank; 1 \
+                      (dotted) is optimal, lower is better."
+                .into(),
+            hline: Some((1.0, "optimal".into())),
+        },
+    );
+}
 
-    page.push_str("<h2>Singular spectra</h2>");
-    let series: Vec<Series> = spectra
+/// The singular values of every matrix.
+fn spectra(p: &Page<'_>, page: &mut String) {
+    if p.spectra.is_empty() {
+        return;
+    }
+    // One colour per tensor (the part after ':'), a dash per step of it.
+    let mut tensors: Vec<&str> = Vec::new();
+    let mut seen: Vec<usize> = Vec::new();
+    let series = p
+        .spectra
         .iter()
-        .enumerate()
-        .map(|(i, (name, s))| {
+        .map(|(name, s)| {
+            let tensor = name.rsplit(':').next().unwrap_or(name);
+            let t = match tensors.iter().position(|x| *x == tensor) {
+                Some(t) => t,
+                None => {
+                    tensors.push(tensor);
+                    seen.push(0);
+                    tensors.len() - 1
+                }
+            };
+            seen[t] += 1;
             let pts = s
                 .iter()
                 .enumerate()
-                .filter(|(_, x)| **x > 0.0)
                 .map(|(j, x)| ((j + 1) as f64, *x))
                 .collect();
-            (name.clone(), Palette99::pick(i).to_rgba(), pts)
+            let short = name.replace("model.layers.", "").replace(".weight", "");
+            let mut series = Series::line(&short, plot::categorical(t, seen[t] - 1), pts);
+            series.markers = false;
+            series
         })
         .collect();
     figure(
-        &mut page,
-        "σ_j of every matrix",
-        "j",
-        "σ_j",
-        false,
-        true,
-        true,
-        &series,
-    )?;
+        page,
+        &Chart {
+            title: "σ_j of every matrix".into(),
+            x: Axis::linear("j"),
+            y: Axis::log("σ_j"),
+            series,
+            caption: "The singular values of each matrix (the f64 reference SVD), zeros left \
+                      out; one colour per tensor, one dash per recorded step of it. A cliff to \
+                      about 1e-7 of σ_1 marks a matrix whose rank is below its size, where the \
+                      tail is f32 roundoff."
+                .into(),
+            hline: None,
+        },
+    );
+}
 
-    page.push_str("<h2>Peak heap per call</h2>");
+/// Peak heap of one call per method at the largest rank.
+fn heap(p: &Page<'_>, page: &mut String) {
+    let ok = ok_rows(p);
+    if ok.is_empty() {
+        return;
+    }
     let kmax = ok.iter().map(|r| r.rank).max().unwrap_or(0);
+    let styles = method_styles(&ok);
+    let mut methods: Vec<&str> = Vec::new();
+    for r in &ok {
+        if !methods.contains(&r.method.as_str()) {
+            methods.push(&r.method);
+        }
+    }
     let series: Vec<Series> = methods
         .iter()
         .filter_map(|name| {
-            let pts: Vec<(f64, f64)> = ok
+            let pts: Vec<Point> = ok
                 .iter()
                 .filter(|r| r.method == *name && r.rank == kmax)
                 .filter_map(|r| {
-                    r.peak_heap_bytes
-                        .map(|b| ((r.rows * r.cols) as f64, b as f64 / (1 << 20) as f64))
+                    let b = r.peak_heap_bytes?;
+                    Some(Point::at(
+                        (r.rows * r.cols) as f64,
+                        b as f64 / (1 << 20) as f64,
+                    ))
                 })
                 .collect();
-            (!pts.is_empty()).then(|| (name.to_string(), color(name), pts))
+            (!pts.is_empty()).then(|| Series::points(name, style_or_grey(&styles, name), pts))
         })
         .collect();
     if series.is_empty() {
-        page.push_str("<p>Peak heap was not measured in this run.</p>");
-    } else {
-        let title = format!("peak heap at k = {kmax}");
-        figure(
-            &mut page,
-            &title,
-            "matrix entries m·n",
-            "MiB",
-            true,
-            true,
-            false,
-            &series,
-        )?;
+        page.push_str("<p class=\"caption\">Peak heap was not measured in this run.</p>");
+        return;
     }
-    if let Some((steps, _)) = super::tracking::read(dir)? {
-        super::tracking::html(&mut page, &steps)?;
-    }
-    page.push_str("</body></html>\n");
-    std::fs::write(dir.join("index.html"), page)?;
-    Ok(())
+    figure(
+        page,
+        &Chart {
+            title: format!("peak heap at k = {kmax}"),
+            x: Axis::log("matrix entries m·n"),
+            y: Axis::log("MiB"),
+            series,
+            caption: "Each point: the host heap peak of one call (the counting allocator) on one \
+                      matrix, against the matrix's size. Lower is better."
+                .into(),
+            hline: None,
+        },
+    );
 }
 
-/// Loss curves, the step-time breakdown and accuracy over training steps.
-fn training_section(
-    page: &mut String,
-    trainings: &[TrainOutcome],
-    rows: &[Row],
-    suite: &Suite,
-) -> anyhow::Result<()> {
-    use super::band::{band_figure, seed_curves};
-    use super::training::accuracy_over_steps;
-    if trainings.is_empty() {
-        return Ok(());
-    }
-    let summary = super::training::markdown_with_target(
-        trainings,
-        rows,
-        &suite.compare_to,
-        suite.target_loss,
-    );
-    let _ = write!(
-        page,
-        "<h2>Training</h2><p>The conclusion and the per-run tables (losses, times, memory, \
-         energy) are in <a href=\"summary.md\">summary.md</a>; every step is in \
-         <a href=\"training.csv\">training.csv</a>.</p>{}",
-        markdown_html(summary.split("## Training runs").next().unwrap_or(""))
-    );
-    let labels: Vec<&str> = {
-        let mut v: Vec<&str> = Vec::new();
-        for t in trainings {
-            if !v.contains(&t.label.as_str()) {
-                v.push(&t.label);
+/// err_fro along the trajectories and against cumulative time, per rank.
+fn tracking(p: &Page<'_>, page: &mut String) {
+    if let Some(steps) = &p.tracking {
+        let ok: Vec<&Row> = p.rows.iter().filter(|r| r.status == Status::Ok).collect();
+        let mut styles = method_styles(&ok);
+        let mut names: Vec<(String, Family)> = Vec::new();
+        for s in steps {
+            if !names.iter().any(|(n, _)| *n == s.method) {
+                names.push((s.method.clone(), method_family(&s.plugin)));
             }
         }
-        v
-    };
-    let color =
-        |m: &str| Palette99::pick(labels.iter().position(|x| *x == m).unwrap_or(0)).to_rgba();
-    page.push_str("<h3>Loss curves</h3>");
-    for (held_out, against_seconds, y, x) in [
-        (false, false, "train loss", "step"),
-        (true, false, "held-out loss", "step"),
-        (
-            false,
-            true,
-            "train loss",
-            "wall seconds (training, evaluations excluded)",
-        ),
-    ] {
-        for (stage, curves) in seed_curves(trainings, held_out, against_seconds) {
-            band_figure(
-                page,
-                &format!("{stage}: {y} against {}", x.split(' ').next().unwrap_or(x)),
-                x,
-                y,
-                &curves,
-                |i| color(curves[i].0.split(" (mean,").next().unwrap_or("")),
-            )?;
+        for (k, v) in styles_of(&names) {
+            styles.entry(k).or_insert(v);
         }
+        super::tracking::html(page, steps, &|m| style_or_grey(&styles, m));
     }
-    page.push_str("<h3>Where a step's time goes</h3>");
-    let mut stages: Vec<&str> = Vec::new();
-    for t in trainings {
-        if !stages.contains(&t.stage.as_str()) {
-            stages.push(&t.stage);
-        }
-    }
-    for stage in stages {
-        let runs: Vec<(&str, [f64; 4])> = trainings
-            .iter()
-            .filter(|t| t.stage == stage)
-            .filter_map(|t| {
-                let s = t.summary.as_ref()?;
-                Some((
-                    t.label.as_str(),
-                    [
-                        s.median_seconds_forward,
-                        s.median_seconds_backward,
-                        s.median_seconds_subspace,
-                        s.median_seconds_update,
-                    ],
-                ))
-            })
-            .collect();
-        breakdown_figure(page, &format!("{stage}: median step time"), &runs)?;
-    }
-    let kmax = rows.iter().map(|r| r.rank).max().unwrap_or(0);
-    let over_steps = accuracy_over_steps(rows, kmax);
-    if !over_steps.is_empty() {
-        page.push_str("<h3>Accuracy on the recorded gradients over training</h3>");
-        for (stage, series) in over_steps {
-            let series: Vec<Series> = series
-                .into_iter()
-                .enumerate()
-                .map(|(i, (name, pts))| (name, Palette99::pick(i).to_rgba(), pts))
-                .collect();
-            figure(
-                page,
-                &format!("{stage}: median err_fro at k = {kmax} by recorded step"),
-                "training step",
-                "err_fro",
-                false,
-                true,
-                true,
-                &series,
-            )?;
-        }
-    }
-    Ok(())
-}
-
-/// Horizontal stacked bars: forward, backward, subspace, update per run.
-fn breakdown_figure(
-    page: &mut String,
-    title: &str,
-    runs: &[(&str, [f64; 4])],
-) -> anyhow::Result<()> {
-    if runs.is_empty() {
-        return Ok(());
-    }
-    let parts = ["forward", "backward", "subspace", "update"];
-    let colors = [
-        RGBColor(70, 130, 180),
-        RGBColor(100, 180, 100),
-        RGBColor(220, 80, 60),
-        RGBColor(160, 160, 160),
-    ];
-    let xmax = runs
-        .iter()
-        .map(|(_, t)| t.iter().sum::<f64>())
-        .fold(0.0f64, f64::max)
-        * 1.05;
-    let h = 80 + 30 * runs.len() as u32;
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (W, h)).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| anyhow::anyhow!("{e:?}"))?;
-        let n = runs.len();
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 16))
-            .margin(10)
-            .x_label_area_size(35)
-            .y_label_area_size(230)
-            .build_cartesian_2d(0.0..xmax.max(1e-9), (0..n).into_segmented())
-            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-        chart
-            .configure_mesh()
-            .disable_y_mesh()
-            .y_labels(n)
-            .y_label_formatter(&|v| match v {
-                SegmentValue::CenterOf(i) | SegmentValue::Exact(i) => {
-                    runs.get(*i).map_or(String::new(), |r| r.0.to_string())
-                }
-                SegmentValue::Last => String::new(),
-            })
-            .x_desc("seconds per step (median)")
-            .draw()
-            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-        for (p, (name, c)) in parts.iter().zip(colors).enumerate() {
-            let bars = runs.iter().enumerate().map(|(i, (_, t))| {
-                let x0: f64 = t[..p].iter().sum();
-                let x1 = x0 + t[p];
-                Rectangle::new(
-                    [
-                        (x0, SegmentValue::Exact(i)),
-                        (x1, SegmentValue::Exact(i + 1)),
-                    ],
-                    c.filled(),
-                )
-            });
-            chart
-                .draw_series(bars)
-                .map_err(|e| anyhow::anyhow!("{e:?}"))?
-                .label(*name)
-                .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], c.filled()));
-        }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .draw()
-            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-        root.present().map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    }
-    push_figure(page, &svg, title);
-    Ok(())
 }
 
 /// Generated Markdown (the conclusion and its tables) as HTML. Raw HTML in

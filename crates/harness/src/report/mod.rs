@@ -8,12 +8,23 @@
 //!   meter and the raw timing samples (written at the start with status
 //!   "running", rewritten at the end: "complete", or "failed: <reason>" when
 //!   the run stopped early);
-//! - `summary.md`: the tables a person reads first, each training stage's
-//!   conclusion ending with its verdict ([`verdict`]: the best held-out loss
-//!   per second and per byte, and what moment transport does to the
-//!   ranking); a run that stopped early
-//!   still writes it, ending with what finished and what did not ([`Stopped`]);
-//! - `index.html`: one self-contained page of SVG plots ([`html`]);
+//! - `summary.md`: the front page, about two screens: each training stage's
+//!   verdict in a few sentences with its intervals ([`conclusion`],
+//!   [`verdict`]: what ends lower or higher than the comparison run, what is
+//!   not distinguishable, the fastest step, the best held-out loss per
+//!   second and per byte, what moment transport does to the ranking) and
+//!   its table, the fastest method per shape at each accuracy level, the
+//!   fastest tracker, links; a run that stopped early still writes it,
+//!   ending with what finished and what did not ([`Stopped`]);
+//! - `details.md`: every table (definitions, mean ± CI over seeds, the
+//!   training runs, every result row, the rows that did not run, every
+//!   tracker pass);
+//! - `index.html`: the same verdict with its headline figures first, then
+//!   every plot with a caption on how to read it ([`html`], drawn by
+//!   [`plot`]).
+//!
+//! `lab report DIR` renders summary.md, details.md and index.html again
+//! from a report's own CSV and JSON ([`rerender`]).
 //! - with `source = "trajectory"`: `tracking.csv` and
 //!   `tracking_summary.csv`, and their sections in `summary.md` and
 //!   `index.html` ([`tracking`]).
@@ -27,12 +38,16 @@ mod conclusion;
 mod html;
 mod paired;
 mod plot;
+pub mod read;
+pub mod rerender;
 mod summary;
 pub mod tracking;
 pub mod training;
 mod verdict;
 
 pub use html::write_html;
+pub use read::{read_rows, read_trainings};
+pub use rerender::rerender;
 pub use summary::{Stopped, write_summary};
 
 use std::fs::File;
@@ -229,6 +244,16 @@ pub fn read_spectra(dir: &Path) -> anyhow::Result<Vec<(String, Vec<f64>)>> {
 
 /// One paragraph naming the run, the machine and the versions.
 pub fn run_header(dir: &Path, suite: &Suite, machine: &Machine, meter: &Meter) -> String {
+    let name = dir
+        .file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    header_text(&name, suite, machine, &meter.describe())
+}
+
+/// [`run_header`] of the run named `name` with the energy meter described
+/// as `meter` (as `run.json` records it).
+pub fn header_text(name: &str, suite: &Suite, machine: &Machine, meter: &str) -> String {
     let gpu = if machine.gpus.is_empty() {
         format!(
             "no GPU ({})",
@@ -244,9 +269,7 @@ pub fn run_header(dir: &Path, suite: &Suite, machine: &Machine, meter: &Meter) -
     format!(
         "Run {} of suite {} (sha256 {}…), seed {}, commit {}, lab {}, {}. Machine: {}, {} logical \
          cores, {:.1} GiB RAM, {} (kernel {}), {}. Energy: {}.",
-        dir.file_name()
-            .map(|s| s.to_string_lossy())
-            .unwrap_or_default(),
+        name,
         suite.path.display(),
         &suite.hash[..12],
         suite.seed,
@@ -259,6 +282,6 @@ pub fn run_header(dir: &Path, suite: &Suite, machine: &Machine, meter: &Meter) -
         machine.os,
         machine.kernel,
         gpu,
-        meter.describe(),
+        meter,
     )
 }

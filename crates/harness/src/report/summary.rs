@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use crate::records::{Row, Status, TrainOutcome};
+use crate::records::{Row, Status, TrackSummary, TrainOutcome};
 use crate::suite::Suite;
 
 /// The accuracy levels of the "best method" table (err_fro at most).
@@ -20,8 +20,10 @@ pub struct Stopped {
     pub unfinished: Vec<String>,
 }
 
-/// Writes `summary.md` into `dir`; `stopped` (a run that stopped early)
-/// opens it with the reason and ends it with what finished and what did not.
+/// Writes `summary.md` (the front page) and `details.md` (every table)
+/// into `dir`, reading its trajectory part from `dir`; `stopped` (a run
+/// that stopped early) opens the front page with the reason and ends it
+/// with what finished and what did not.
 pub fn write_summary(
     dir: &Path,
     suite: &Suite,
@@ -30,24 +32,65 @@ pub fn write_summary(
     trainings: &[TrainOutcome],
     stopped: Option<&Stopped>,
 ) -> anyhow::Result<()> {
-    let mut text = render(suite, header, rows, trainings);
-    if let Some((_, summaries)) = super::tracking::read(dir)? {
-        text.push_str(&super::tracking::markdown(&summaries));
+    let tracking = super::tracking::read(dir)?.map(|(_, s)| s);
+    let (front, details) =
+        render_both(suite, header, rows, trainings, tracking.as_deref(), stopped);
+    std::fs::write(dir.join("summary.md"), front)?;
+    std::fs::write(dir.join("details.md"), details)?;
+    Ok(())
+}
+
+/// The front page and the details of a report (see [`write_summary`]).
+pub fn render_both(
+    suite: &Suite,
+    header: &str,
+    rows: &[Row],
+    trainings: &[TrainOutcome],
+    tracking: Option<&[TrackSummary]>,
+    stopped: Option<&Stopped>,
+) -> (String, String) {
+    let mut front = render(suite, header, rows, trainings);
+    let mut details = render_details(suite, header, rows, trainings);
+    if let Some(summaries) = tracking {
+        front.push_str(&super::tracking::markdown_front(summaries));
+        details.push_str(&super::tracking::markdown(summaries));
     }
+    front.push_str(&footer(header, rows));
     if let Some(s) = stopped {
-        text = text.replacen(
-            &format!("{header}\n"),
+        front = front.replacen(
+            "\n\n",
             &format!(
-                "{header}\n\n**This run stopped early**: {}. The tables below hold only what \
-                 finished; see \"Stopped early\" at the end.\n",
+                "\n\n**This run stopped early**: {}. The tables below hold only what \
+                 finished; see \"Stopped early\" at the end.\n\n",
                 s.reason
             ),
             1,
         );
-        text.push_str(&stopped_section(s, rows, trainings));
+        front.push_str(&stopped_section(s, rows, trainings));
     }
-    std::fs::write(dir.join("summary.md"), text)?;
-    Ok(())
+    (front, details)
+}
+
+/// The front page's last section: where the rest is, and the run.
+fn footer(header: &str, rows: &[Row]) -> String {
+    let failed = rows.iter().filter(|r| r.status != Status::Ok).count();
+    let mut out = String::from("\n## More\n\n");
+    out.push_str(
+        "- [details.md](details.md): every table (the conclusion's definitions, mean ± CI over \
+         seeds, the training runs' times and memory, every result row, the rows that did not \
+         run, every tracker pass);\n- [index.html](index.html): the same verdict with its \
+         figures, then every plot;\n- data: [results.csv](results.csv), \
+         [training.csv](training.csv), [run.json](run.json) (machine, versions, raw samples).\n",
+    );
+    if failed > 0 {
+        let _ = writeln!(
+            out,
+            "\n{failed} row(s) did not run (a GPU method without a GPU, a rank above the \
+             matrix, …): [details.md](details.md#rows-that-did-not-run) says why."
+        );
+    }
+    let _ = writeln!(out, "\n{header}");
+    out
 }
 
 /// The "Stopped early" section: the reason, what finished, what did not.
@@ -126,15 +169,16 @@ fn bytes(b: Option<usize>) -> String {
     })
 }
 
-/// The summary's Markdown.
-pub fn render(suite: &Suite, header: &str, rows: &[Row], trainings: &[TrainOutcome]) -> String {
+/// The front page's Markdown (less the tracking part and the footer): the
+/// suite, each training stage's verdict and table, the fastest method per
+/// shape and accuracy level. The run's header goes to the footer.
+pub fn render(suite: &Suite, _header: &str, rows: &[Row], trainings: &[TrainOutcome]) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "# {}: summary\n", suite.name);
     if let Some(d) = &suite.description {
         let _ = writeln!(out, "{d}\n");
     }
-    let _ = writeln!(out, "{header}\n");
-    out.push_str(&super::training::markdown_with_target(
+    out.push_str(&super::training::front(
         trainings,
         rows,
         &suite.compare_to,
@@ -190,7 +234,34 @@ pub fn render(suite: &Suite, header: &str, rows: &[Row], trainings: &[TrainOutco
         }
         out.push('\n');
     }
+    out
+}
 
+/// details.md: every table a report holds, each under a header with a line
+/// on how to read it.
+pub fn render_details(
+    suite: &Suite,
+    header: &str,
+    rows: &[Row],
+    trainings: &[TrainOutcome],
+) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "# {}: details\n\nEvery table of this report; the verdict and the headline tables are \
+         in [summary.md](summary.md), the figures in [index.html](index.html).\n\n{header}\n",
+        suite.name
+    );
+    out.push_str(&super::training::details(
+        trainings,
+        rows,
+        &suite.compare_to,
+        suite.target_loss,
+    ));
+    if rows.is_empty() {
+        return out;
+    }
+    let ok: Vec<&Row> = rows.iter().filter(|r| r.status == Status::Ok).collect();
     // The baseline of the ×svd columns: the CPU svd, or else cuda-svd.
     let baseline_plugin = if ok.iter().any(|r| r.plugin == "svd") {
         "svd"

@@ -18,12 +18,10 @@ use std::fmt::Write as _;
 use std::fs::File;
 use std::path::Path;
 
-use anyhow::Context as _;
-use plotters::prelude::*;
-
-use super::plot::{Series, figure};
+use super::plot::{Axis, Chart, Series, Style, figure};
 use crate::records::{Status, TrackStep, TrackSummary};
 use crate::stats;
+use anyhow::Context as _;
 
 /// The accuracy levels of the tracking table: median err_fro at most.
 pub const LEVELS: [f64; 3] = [1.01, 1.05, 1.10];
@@ -185,9 +183,20 @@ pub fn markdown(summaries: &[TrackSummary]) -> String {
             );
         }
     }
+    fastest_table(&mut out, &groups, "###");
+    out
+}
+
+/// The fastest tracker per rank and thread count at each level of
+/// [`LEVELS`], under a heading of `level` (`##`, `###`).
+fn fastest_table(
+    out: &mut String,
+    groups: &BTreeMap<(usize, usize), Vec<(String, Totals)>>,
+    level: &str,
+) {
     let _ = writeln!(
         out,
-        "\n### Fastest tracker at each accuracy level\n\nThe method with the least cumulative \
+        "\n{level} Fastest tracker at each accuracy level\n\nThe method with the least cumulative \
          time among those whose median err_fro (the worst over the trajectories) is at most the \
          level and whose every pass finished.\n"
     );
@@ -198,7 +207,7 @@ pub fn markdown(summaries: &[TrackSummary]) -> String {
         header.join(" | "),
         "---|".repeat(LEVELS.len())
     );
-    for ((k, threads), methods) in &groups {
+    for ((k, threads), methods) in groups {
         let cells: Vec<String> = LEVELS
             .iter()
             .map(|&level| {
@@ -214,36 +223,55 @@ pub fn markdown(summaries: &[TrackSummary]) -> String {
         let _ = writeln!(out, "| {k} | {threads} | {} |", cells.join(" | "));
     }
     out.push('\n');
+}
+
+/// The tracking part of the front page (summary.md): the fastest tracker
+/// at each accuracy level; every pass is in details.md.
+pub fn markdown_front(summaries: &[TrackSummary]) -> String {
+    let mut out = String::new();
+    let groups = totals(summaries);
+    if groups.is_empty() {
+        return out;
+    }
+    let _ = writeln!(
+        out,
+        "\n## Tracking along recorded trajectories\n\nEach method followed each recorded \
+         tensor through its recorded steps as a tracker; every pass is in \
+         [details.md](details.md#tracking-along-recorded-trajectories)."
+    );
+    fastest_table(&mut out, &groups, "###");
     out
 }
 
 /// The tracking section of `index.html`: per rank, at the run's first
 /// thread count, the median err_fro over the trajectories at each position
 /// against the step, and against the cumulative time summed over them (log
-/// scale: the methods' costs differ by orders of magnitude).
-pub fn html(page: &mut String, steps: &[TrackStep]) -> anyhow::Result<()> {
+/// scale: the methods' costs differ by orders of magnitude); `style` names
+/// each method's colour.
+pub(super) fn html(page: &mut String, steps: &[TrackStep], style: &dyn Fn(&str) -> Style) {
     let ok: Vec<&TrackStep> = steps.iter().filter(|r| r.status == Status::Ok).collect();
     let Some(threads) = ok.iter().map(|r| r.threads).min() else {
-        return Ok(());
+        return;
     };
-    page.push_str("<h2>Tracking along recorded trajectories</h2>");
-    let mut methods: Vec<&str> = Vec::new();
-    for r in &ok {
-        if !methods.contains(&r.method.as_str()) {
-            methods.push(&r.method);
-        }
-    }
-    let color =
-        |m: &str| Palette99::pick(methods.iter().position(|x| *x == m).unwrap_or(0)).to_rgba();
+    page.push_str(
+        "<p class=\"caption\">Each method followed each recorded tensor through its recorded \
+         steps as a tracker (the previous basis as warm start, or its own tracker); every pass \
+         is in tracking.csv.</p>",
+    );
     // rank → method → position → (step, err_fro values, cumulative seconds)
     type ByIndex = BTreeMap<usize, (usize, Vec<f64>, f64)>;
-    let mut by_rank: BTreeMap<usize, BTreeMap<&str, ByIndex>> = BTreeMap::new();
+    let mut by_rank: BTreeMap<usize, Vec<(&str, ByIndex)>> = BTreeMap::new();
     for r in ok.iter().filter(|r| r.threads == threads) {
-        let e = by_rank
-            .entry(r.rank)
-            .or_default()
-            .entry(&r.method)
-            .or_default()
+        let methods = by_rank.entry(r.rank).or_default();
+        let i = match methods.iter().position(|(m, _)| *m == r.method) {
+            Some(i) => i,
+            None => {
+                methods.push((&r.method, ByIndex::new()));
+                methods.len() - 1
+            }
+        };
+        let e = methods[i]
+            .1
             .entry(r.index)
             .or_insert((r.step, Vec::new(), 0.0));
         e.1.extend(r.err_fro);
@@ -262,33 +290,39 @@ pub fn html(page: &mut String, steps: &[TrackStep]) -> anyhow::Result<()> {
                             (x, stats::median(e))
                         })
                         .collect();
-                    (m.to_string(), color(m), pts)
+                    Series::line(m, style(m), pts)
                 })
                 .collect();
-            let (title, x) = if against_time {
+            let (title, x, caption) = if against_time {
                 (
                     format!("k = {k}, {threads} thread(s): err_fro against cumulative time"),
-                    "cumulative time over the trajectories (ms)",
+                    Axis::log("cumulative time over the trajectories (ms)"),
+                    "The same passes against the time the updates took so far, summed over \
+                     the trajectories: a method further left reached that accuracy sooner. 1 \
+                     (dotted) is optimal.",
                 )
             } else {
                 (
                     format!("k = {k}, {threads} thread(s): err_fro along the trajectory"),
-                    "training step",
+                    Axis::linear("training step"),
+                    "The median over the trajectories of each tracker's err_fro at each \
+                     recorded step (1, dotted, is the optimal rank-k subspace of that step's \
+                     gradient); a tracker that drifts away from the gradient's subspace rises.",
                 )
             };
             figure(
                 page,
-                &title,
-                x,
-                "median err_fro over the trajectories",
-                against_time,
-                true,
-                true,
-                &series,
-            )?;
+                &Chart {
+                    title,
+                    x,
+                    y: Axis::log("median err_fro over the trajectories"),
+                    series,
+                    caption: caption.into(),
+                    hline: Some((1.0, "optimal".into())),
+                },
+            );
         }
     }
-    Ok(())
 }
 
 #[cfg(test)]

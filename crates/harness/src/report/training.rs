@@ -13,6 +13,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use super::conclusion;
 use crate::records::{Row, Status, TrainOutcome};
 use crate::stats;
 use crate::suite::CompareTo;
@@ -33,8 +34,9 @@ fn reference_names(compare_to: &CompareTo) -> (String, String) {
     }
 }
 
-/// The training sections of `summary.md`, comparing with `compare_to`,
-/// time-to-quality aiming at its final held-out loss.
+/// The training sections of a report, comparing with `compare_to`,
+/// time-to-quality aiming at its final held-out loss: [`front`] then
+/// [`details`].
 pub fn markdown(trainings: &[TrainOutcome], rows: &[Row], compare_to: &CompareTo) -> String {
     markdown_with_target(trainings, rows, compare_to, None)
 }
@@ -47,20 +49,75 @@ pub fn markdown_with_target(
     compare_to: &CompareTo,
     target_loss: Option<f64>,
 ) -> String {
+    let mut out = front(trainings, rows, compare_to, target_loss);
+    out.push_str(&details(trainings, rows, compare_to, target_loss));
+    out
+}
+
+/// The front page's training part (summary.md): per stage, its verdict in
+/// a few sentences and the conclusion's table, with a line on how to read
+/// it.
+pub fn front(
+    trainings: &[TrainOutcome],
+    rows: &[Row],
+    compare_to: &CompareTo,
+    target_loss: Option<f64>,
+) -> String {
     let mut out = String::new();
     if trainings.is_empty() {
         return out;
     }
     let (reference_name, reference_head) = reference_names(compare_to);
-    super::conclusion::conclusion(
-        &mut out,
-        trainings,
-        rows,
-        compare_to,
-        target_loss,
-        (&reference_name, &reference_head),
-    );
+    let kmax = rows.iter().map(|r| r.rank).max().unwrap_or(0);
+    for s in conclusion::stages(trainings, rows, compare_to, target_loss, &reference_name) {
+        let _ = writeln!(out, "## Stage `{}`: {}\n", s.stage, s.what);
+        let v = conclusion::verdict(&s, &reference_name);
+        if !v.is_empty() {
+            let _ = writeln!(out, "{v}\n");
+        }
+        let _ = writeln!(
+            out,
+            "Each run is all its seeds together. Overhead: median step over AdamW's \
+             (bootstrap 95% interval); Δ loss: final held-out loss minus {reference_name}'s, \
+             paired by seed (95% t interval); time to target: held-out loss ≤ {}. Definitions: \
+             [details.md](details.md#conclusion).\n",
+            s.target
+        );
+        conclusion::table(&mut out, &s, &reference_head, kmax);
+    }
+    out
+}
 
+/// The training part of details.md: the conclusion's definitions, each
+/// stage's mean ± CI over seeds, and the per-run table (losses, step-time
+/// breakdown, memory, energy).
+pub fn details(
+    trainings: &[TrainOutcome],
+    rows: &[Row],
+    compare_to: &CompareTo,
+    target_loss: Option<f64>,
+) -> String {
+    let mut out = String::new();
+    if trainings.is_empty() {
+        return out;
+    }
+    let (reference_name, _) = reference_names(compare_to);
+    let _ = writeln!(
+        out,
+        "## Conclusion\n\n{}\n",
+        conclusion::how_to_read(&reference_name)
+    );
+    for s in conclusion::stages(trainings, rows, compare_to, target_loss, &reference_name) {
+        let full = conclusion::verdict_in_full(&s);
+        if !full.is_empty() {
+            let _ = writeln!(
+                out,
+                "### Stage `{}`: the fronts and moment transport\n\n{full}",
+                s.stage
+            );
+        }
+        conclusion::mean_ci_section(&mut out, trainings, s.stage);
+    }
     let _ = writeln!(out, "## Training runs\n");
     let _ = writeln!(
         out,
@@ -130,7 +187,7 @@ pub fn markdown_with_target(
 }
 
 /// Median err_fro at `rank` per (stage, method) against the recorded step
-/// (the median: see [`late_step_accuracy`]).
+/// (the median, as the conclusion's: see [`super::conclusion`]).
 pub fn accuracy_over_steps(rows: &[Row], rank: usize) -> Curves {
     // stage → method → step → err_fro of each matrix
     type Errors<'a> = BTreeMap<&'a str, BTreeMap<&'a str, BTreeMap<usize, Vec<f64>>>>;

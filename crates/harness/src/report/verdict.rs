@@ -66,6 +66,16 @@ fn front<'a>(points: &'a [Point<'a>], cost: impl Fn(&Point<'_>) -> f64) -> Vec<&
 /// The verdict paragraph of one stage (empty when fewer than two runs have
 /// a final held-out loss).
 pub fn stage(entries: &[Entry<'_>]) -> String {
+    paragraph(entries, false)
+}
+
+/// [`stage`] in short: the fronts with their figures, and each moment
+/// transport's place against its twin in a clause (the front page's).
+pub fn brief(entries: &[Entry<'_>]) -> String {
+    paragraph(entries, true)
+}
+
+fn paragraph(entries: &[Entry<'_>], brief: bool) -> String {
     let points: Vec<Point<'_>> = entries
         .iter()
         .filter_map(|e| {
@@ -88,27 +98,105 @@ pub fn stage(entries: &[Entry<'_>]) -> String {
             .collect::<Vec<_>>()
             .join(", ")
     };
+    let per_second = list(front(&points, seconds), &|p| {
+        format!("{:.3} s/step", seconds(p))
+    });
+    let per_byte = list(front(&points, bytes), &|p| {
+        format!("{:.1} MB", bytes(p) / 1e6)
+    });
+    if brief {
+        let _ = writeln!(
+            out,
+            "Best held-out loss per second (the Pareto front: no run both faster and lower; \
+             cheapest first): {per_second}. Per byte of accounted memory: {per_byte}."
+        );
+        let moved = transport_brief(&points);
+        if !moved.is_empty() {
+            let _ = writeln!(out, "Moment transport: {}.", moved.join("; "));
+        }
+        return out;
+    }
     let _ = writeln!(
         out,
         "Best held-out loss per second (no other run both faster per step and lower in \
-         held-out loss; cheapest first): {}.",
-        list(front(&points, seconds), &|p| format!(
-            "{:.3} s/step",
-            seconds(p)
-        ))
+         held-out loss; cheapest first): {per_second}."
     );
     let _ = writeln!(
         out,
-        "Best held-out loss per byte (the same over the run's accounted memory): {}.",
-        list(front(&points, bytes), &|p| format!(
-            "{:.1} MB",
-            bytes(p) / 1e6
-        ))
+        "Best held-out loss per byte (the same over the run's accounted memory): {per_byte}."
     );
     for sentence in transport(&points) {
         let _ = writeln!(out, "{sentence}");
     }
     out
+}
+
+/// Each moved-moments run's place against its twin's, in a clause.
+fn transport_brief(points: &[Point<'_>]) -> Vec<String> {
+    let mut ranked: Vec<&str> = {
+        let mut v: Vec<&Point<'_>> = points.iter().collect();
+        v.sort_by(|a, b| a.loss.total_cmp(&b.loss));
+        v.into_iter().map(|p| p.entry.label).collect()
+    };
+    ranked.dedup();
+    let n = ranked.len();
+    let place = |p: &Point<'_>| 1 + ranked.iter().position(|l| *l == p.entry.label).unwrap_or(0);
+    let mut out = Vec::new();
+    for p in points.iter().filter(|p| moves_moments(p.entry.config)) {
+        out.push(match twin(points, p) {
+            Some(q) => {
+                let ci = stats::paired_t(&paired_diffs(&p.entry.finals, &q.entry.finals));
+                let how = match &ci {
+                    Ok(c) if c.contains(0.0) => "within the seeds' noise".to_string(),
+                    Ok(c) => format!(
+                        "{} [{:+.4}, {:+.4}]",
+                        if c.hi < 0.0 {
+                            "lower loss"
+                        } else {
+                            "higher loss"
+                        },
+                        c.lo,
+                        c.hi
+                    ),
+                    Err(_) => "one seed, no interval".to_string(),
+                };
+                format!(
+                    "{} ranks {} of {n} where {} ranks {} ({how})",
+                    p.entry.label,
+                    place(p),
+                    q.entry.label,
+                    place(q)
+                )
+            }
+            None => format!(
+                "{} ranks {} of {n}, with no kept-moments twin to compare",
+                p.entry.label,
+                place(p)
+            ),
+        });
+    }
+    out
+}
+
+/// Whether a run's moments move with its basis (`moments` other than keep,
+/// or `align`) in a GaLore run.
+fn moves_moments(c: &TrainConfig) -> bool {
+    c.optimizer == OptimizerKind::Galore && (c.moments != MomentPolicy::Keep || c.align)
+}
+
+/// The run of the same method, gap and params as `p` with the moments kept
+/// and the bases not aligned.
+fn twin<'a>(points: &'a [Point<'a>], p: &Point<'_>) -> Option<&'a Point<'a>> {
+    let c = p.entry.config;
+    points.iter().find(|q| {
+        let d = q.entry.config;
+        d.optimizer == OptimizerKind::Galore
+            && d.moments == MomentPolicy::Keep
+            && !d.align
+            && d.plugin == c.plugin
+            && d.plugin_params == c.plugin_params
+            && d.update_proj_gap == c.update_proj_gap
+    })
 }
 
 /// For each GaLore run whose moments move with the basis (`moments` other
@@ -125,21 +213,9 @@ fn transport(points: &[Point<'_>]) -> Vec<String> {
     };
     let n = ranked.len();
     let mut out = Vec::new();
-    for p in points {
+    for p in points.iter().filter(|p| moves_moments(p.entry.config)) {
         let c = p.entry.config;
-        let moved = c.moments != MomentPolicy::Keep || c.align;
-        if c.optimizer != OptimizerKind::Galore || !moved {
-            continue;
-        }
-        let twin = points.iter().find(|q| {
-            let d = q.entry.config;
-            d.optimizer == OptimizerKind::Galore
-                && d.moments == MomentPolicy::Keep
-                && !d.align
-                && d.plugin == c.plugin
-                && d.plugin_params == c.plugin_params
-                && d.update_proj_gap == c.update_proj_gap
-        });
+        let twin = twin(points, p);
         let what = format!(
             "moments = \"{}\"{}",
             c.moments.name(),
