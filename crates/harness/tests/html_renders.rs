@@ -35,42 +35,14 @@ fn chromium() -> Option<&'static str> {
         })
 }
 
-const TRAINING: &str = r#"
-ranks = [4, 8]
-[train]
-preset = "tiny"
-steps = 4
-batch_size = 2
-seq_len = 32
-rank = 8
-eval_every = 2
-eval_batches = 1
-threads = 1
-seeds = [0, 1]
-[[stage]]
-name = "tiny"
-record_steps = [3]
-record_tensors = ["model.layers.0.self_attn.q_proj.weight"]
-[[run]]
-optimizer = "adamw"
-[[run]]
-name = "svd-T1"
-optimizer = "galore"
-plugin = "svd"
-update_proj_gap = 1
-record = true
-[[run]]
-name = "rrf-T1"
-optimizer = "galore"
-plugin = "rrf"
-update_proj_gap = 1
-[[matrix]]
-source = "recorded"
-[[method]]
-plugin = "svd"
-[[method]]
-plugin = "rrf"
-"#;
+/// The two-seed training suite with its recorded gradients measured.
+fn training_suite() -> String {
+    format!(
+        "ranks = [4, 8]\n{}\n[[matrix]]\nsource = \"recorded\"\n[[method]]\nplugin = \"svd\"\n\
+         [[method]]\nplugin = \"rrf\"\n",
+        include_str!("suites/two-seeds.toml")
+    )
+}
 
 #[test]
 fn index_html_renders_in_headless_chromium() {
@@ -92,7 +64,7 @@ fn index_html_renders_in_headless_chromium() {
 /// detail.
 #[test]
 fn a_training_report_opens_on_its_verdict_and_headline_figures() {
-    let dom = render(TRAINING, 8);
+    let dom = render(&training_suite(), 8);
     let at = |s: &str| {
         dom.find(s)
             .unwrap_or_else(|| panic!("no {s:?} in the page"))

@@ -20,35 +20,7 @@ fn parse(text: &str) -> Result<Suite, String> {
     Suite::parse(Path::new("suites/s.toml"), text, &registry()).map_err(|e| e.to_string())
 }
 
-const SUITE: &str = r#"
-[train]
-preset = "tiny"
-steps = 4
-batch_size = 2
-seq_len = 32
-rank = 8
-eval_every = 2
-eval_batches = 1
-threads = 1
-seeds = [0, 1]
-[[stage]]
-name = "tiny"
-record_steps = [3]
-record_tensors = ["model.layers.0.self_attn.q_proj.weight"]
-[[run]]
-optimizer = "adamw"
-[[run]]
-name = "svd-T1"
-optimizer = "galore"
-plugin = "svd"
-update_proj_gap = 1
-record = true
-[[run]]
-name = "rrf-T1"
-optimizer = "galore"
-plugin = "rrf"
-update_proj_gap = 1
-"#;
+const SUITE: &str = include_str!("suites/two-seeds.toml");
 
 #[test]
 fn each_run_times_seed_is_one_training_run() {
