@@ -103,6 +103,14 @@ struct TryArgs {
     /// Threads inside the call (1 = sequential).
     #[arg(long, default_value_t = 1)]
     threads: usize,
+    /// The matrix from a file instead (a 2-D .npy, or a .safetensors holding
+    /// one 2-D tensor), read as a suite's `files` source reads it;
+    /// --shape and --decay are then unused.
+    #[arg(long)]
+    input: Option<PathBuf>,
+    /// Write the basis Q (m×k, float32, C order) to this .npy file.
+    #[arg(long)]
+    save_basis: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -242,17 +250,14 @@ fn try_method(args: &TryArgs) -> Result<()> {
         )
     })?;
     let method = registry.build(&args.method, &params)?;
-    let Some((m, n)) = args.shape.split_once(['x', '×']) else {
-        bail!("--shape {:?}: write MxN, e.g. 512x1376", args.shape);
+    let input = match &args.input {
+        Some(path) => Some(load_input(path)?),
+        None => None,
     };
-    let (m, n): (usize, usize) = (
-        m.trim()
-            .parse()
-            .with_context(|| format!("--shape {:?}: rows", args.shape))?,
-        n.trim()
-            .parse()
-            .with_context(|| format!("--shape {:?}: columns", args.shape))?,
-    );
+    let (m, n) = match &input {
+        Some(a) => a.shape(),
+        None => parse_shape(&args.shape)?,
+    };
     let budget = subspace::budget::MemoryBudget::from_machine().map_err(anyhow::Error::msg)?;
     let needed = subspace::budget::checked_sum(&[
         harness::suite::generated_bytes(m, n),
@@ -274,21 +279,29 @@ fn try_method(args: &TryArgs) -> Result<()> {
             args.threads
         );
     }
-    let a = with_spectrum(m, n, Spectrum::Polynomial { power: args.decay }, args.seed);
-    let par = if args.threads <= 1 {
-        Par::Seq
-    } else {
-        Par::rayon(args.threads)
+    let a = match input {
+        Some(a) => a,
+        None => with_spectrum(m, n, Spectrum::Polynomial { power: args.decay }, args.seed),
     };
+    // A suite row's call (harness::runner::measure): a fresh context with
+    // the seed and the row's parallelism for its thread count.
+    let par = harness::runner::calibrate::par(args.threads.max(1));
     let mut ctx = subspace::Context::new(args.seed).with_par(par);
     let start = std::time::Instant::now();
     let basis = method.left_basis(a.as_ref(), args.k, &mut ctx)?;
     let seconds = start.elapsed().as_secs_f64();
+    if let Some(path) = &args.save_basis {
+        save_npy(path, basis.q.as_ref())?;
+    }
     let reference = ReferenceSvd::new(a.as_ref(), Par::Seq)?;
     let acc = accuracy(&reference, basis.q.as_ref(), Par::Seq)?;
+    let matrix = match &args.input {
+        Some(path) => path.display().to_string(),
+        None => format!("σ_j = j^-{}", args.decay),
+    };
     println!(
-        "{} on {m}×{n} (σ_j = j^-{}), k = {}, {} thread(s)",
-        args.method, args.decay, args.k, args.threads
+        "{} on {m}×{n} ({matrix}), k = {}, {} thread(s)",
+        args.method, args.k, args.threads
     );
     println!(
         "  time      {:.3} ms (one call, includes first-touch effects)",
@@ -305,6 +318,54 @@ fn try_method(args: &TryArgs) -> Result<()> {
     println!("  sin_theta {:.3e}", acc.sin_theta);
     println!("  energy    {:.6}", acc.energy);
     println!("  ortho     {:.3e}", acc.ortho);
+    Ok(())
+}
+
+/// `--shape MxN`.
+fn parse_shape(shape: &str) -> Result<(usize, usize)> {
+    let Some((m, n)) = shape.split_once(['x', '×']) else {
+        bail!("--shape {shape:?}: write MxN, e.g. 512x1376");
+    };
+    Ok((
+        m.trim()
+            .parse()
+            .with_context(|| format!("--shape {shape:?}: rows"))?,
+        n.trim()
+            .parse()
+            .with_context(|| format!("--shape {shape:?}: columns"))?,
+    ))
+}
+
+/// `--input`: the one matrix of a file, as a `files` source loads it.
+fn load_input(path: &Path) -> Result<subspace::faer::Mat<f32>> {
+    let loaded = harness::source::load_file(path, &harness::source::Tensors::All, true)
+        .with_context(|| format!("--input {}", path.display()))?;
+    let mut matrices = loaded.matrices;
+    if matrices.len() != 1 {
+        bail!(
+            "--input {} holds {} matrices; give a file with exactly one",
+            path.display(),
+            matrices.len()
+        );
+    }
+    Ok(matrices.remove(0).matrix)
+}
+
+/// `--save-basis`: `q` as a float32 C-order .npy file.
+fn save_npy(path: &Path, q: subspace::faer::MatRef<'_, f32>) -> Result<()> {
+    use npyz::WriterBuilder;
+    let (m, k) = q.shape();
+    let file = std::fs::File::create(path)
+        .with_context(|| format!("--save-basis {}: cannot create it", path.display()))?;
+    let mut w = npyz::WriteOptions::<f32>::new()
+        .default_dtype()
+        .shape(&[m as u64, k as u64])
+        .writer(std::io::BufWriter::new(file))
+        .begin_nd()
+        .with_context(|| format!("--save-basis {}", path.display()))?;
+    w.extend((0..m).flat_map(|i| (0..k).map(move |j| q[(i, j)])))
+        .and_then(|()| w.finish())
+        .with_context(|| format!("--save-basis {}: write failed", path.display()))?;
     Ok(())
 }
 

@@ -27,6 +27,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("LabError", m.py().get_type::<error::LabError>())?;
     m.add_function(wrap_pyfunction!(methods::methods, m)?)?;
     m.add_function(wrap_pyfunction!(methods::left_basis, m)?)?;
+    m.add_function(wrap_pyfunction!(methods::accuracy, m)?)?;
     m.add_function(wrap_pyfunction!(methods::align, m)?)?;
     m.add_function(wrap_pyfunction!(methods::refresh_seed, m)?)?;
     m.add_class::<tracker::Tracker>()?;

@@ -149,6 +149,11 @@ pub fn methods(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
             params.append(pd)?;
         }
         d.set_item("params", params)?;
+        let variants = PyList::empty(py);
+        for t in entry.conformance_params() {
+            variants.append(convert::table_to_py(py, &t)?)?;
+        }
+        d.set_item("variants", variants)?;
         out.append(d)?;
     }
     Ok(out)
@@ -191,6 +196,44 @@ pub fn left_basis<'py>(
     let q = convert::to_numpy(py, basis.q.as_ref());
     let info = info_dict(py, built.as_ref(), &basis, seconds)?;
     Ok((q, info))
+}
+
+/// The lab's accuracy figures of a basis `q` of `a` (`subspace::metrics`,
+/// in f64 against the f64 reference SVD of `a`, the harness's yardstick).
+#[pyfunction]
+pub fn accuracy<'py>(
+    py: Python<'py>,
+    a: &Bound<'py, PyAny>,
+    q: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let a = convert::matrix(a, "a")?;
+    let q = convert::matrix(q, "q")?;
+    let (a, q) = (convert::mat_ref(&a), convert::mat_ref(&q));
+    if q.nrows() != a.nrows() || q.ncols() == 0 || q.ncols() > a.nrows().min(a.ncols()) {
+        return Err(Failure::Lab(format!(
+            "q is {}×{} but a is {}×{}: pass an m×k basis with 1 ≤ k ≤ min(m, n)",
+            q.nrows(),
+            q.ncols(),
+            a.nrows(),
+            a.ncols()
+        ))
+        .into());
+    }
+    let acc = py.detach(|| {
+        guarded(|| {
+            subspace::validate_input(a, q.ncols()).map_err(Failure::lab)?;
+            let reference =
+                subspace::reference::ReferenceSvd::new(a, Par::Seq).map_err(Failure::lab)?;
+            subspace::metrics::accuracy(&reference, q, Par::Seq).map_err(Failure::lab)
+        })
+    })?;
+    let d = PyDict::new(py);
+    d.set_item("err_fro", acc.err_fro)?;
+    d.set_item("err_spec", acc.err_spec)?;
+    d.set_item("sin_theta", acc.sin_theta)?;
+    d.set_item("energy", acc.energy)?;
+    d.set_item("ortho", acc.ortho)?;
+    Ok(d)
 }
 
 /// The lab's alignment of a new basis with the previous one

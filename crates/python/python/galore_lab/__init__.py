@@ -37,6 +37,7 @@ __all__ = [
     "ParamInfo",
     "Tracker",
     "__version__",
+    "accuracy",
     "align",
     "as_matrix",
     "hf_config",
@@ -69,6 +70,8 @@ class MethodInfo(TypedDict):
     available: bool
     unavailable_reason: str | None
     params: list[ParamInfo]
+    variants: list[dict[str, Any]]
+    """The param variants the conformance kit runs it with (non-default keys only)."""
 
 
 class BasisInfo(TypedDict):
@@ -92,7 +95,8 @@ def methods() -> list[MethodInfo]:
     list of MethodInfo
         In ``lab list``'s order: name, summary, device (``"cpu"`` or
         ``"cuda:0"``), whether it can run here (and why not), and each param's
-        name, default and documentation.
+        name, default and documentation, and the param variants the lab's
+        conformance kit runs it with.
     """
     return _native.methods()
 
@@ -183,9 +187,31 @@ def left_basis(
     return _native.left_basis(as_matrix(a), k, method, params, seed, threads)
 
 
-def align(
-    q: Any, previous: Any | None = None
-) -> npt.NDArray[np.float32]:
+def accuracy(a: Any, q: Any) -> dict[str, float]:
+    """Return the lab's accuracy figures of a basis: those of a suite's ``results.csv``.
+
+    Computed in float64 against the float64 reference SVD of ``a``
+    (``subspace::metrics``), never by a method about itself.
+
+    Parameters
+    ----------
+    a : numpy.ndarray or torch.Tensor, shape (m, n), float32
+        The matrix.
+    q : numpy.ndarray, shape (m, k), float32
+        A basis of ``a``'s column space.
+
+    Returns
+    -------
+    dict
+        ``err_fro`` = ‖A − QQᵀA‖_F / ‖A − A_k‖_F (1 is optimal), ``err_spec`` =
+        ‖A − QQᵀA‖₂ / σ_{k+1}, ``sin_theta`` (the largest principal angle's sine
+        to the top-k singular subspace), ``energy`` = ‖QᵀA‖_F² / ‖A‖_F² and
+        ``ortho`` = ‖QᵀQ − I‖_F.
+    """
+    return _native.accuracy(as_matrix(a), as_matrix(q, "q"))
+
+
+def align(q: Any, previous: Any | None = None) -> npt.NDArray[np.float32]:
     """Align a new basis with the previous one, as the lab's GaLore does with ``align = true``.
 
     Without ``previous``: canonical signs (each column's largest entry positive).
