@@ -13,11 +13,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import galore_lab
 import numpy as np
 import pytest
 from conftest import read_csv, run_lab, spectrum_matrix
-
-import galore_lab
 
 
 def cpu_variants() -> list[tuple[str, dict]]:
@@ -67,20 +66,23 @@ def test_bits_equal_lab_try(lab_bin: Path, tmp_path: Path, method: str, params: 
         for layout in (a, np.asfortranarray(a)):
             for threads in (1, 2):
                 q, info = galore_lab.left_basis(layout, k, method, params, seed, threads)
-                assert q.dtype == np.float32 and q.shape == (m, k)
+                assert q.dtype == np.float32
+                assert q.shape == (m, k)
                 assert np.array_equal(q, expected), (
                     f"{method} {params} {m}x{n} k={k} seed={seed} threads={threads} "
                     f"{'C' if layout.flags.c_contiguous else 'F'}: "
                     f"{np.count_nonzero(q != expected)} entries differ"
                 )
-                assert info["method"] == method and info["seconds"] > 0
+                assert info["method"] == method
+                assert info["seconds"] > 0
 
 
 def test_strided_views_and_torch_tensors_give_the_same_bits(torch_mod) -> None:
     torch = torch_mod
     big = spectrum_matrix(130, 200, seed=3)
     a = big[::2, 1::2]  # a strided view, not copied
-    assert not a.flags.c_contiguous and not a.flags.f_contiguous
+    assert not a.flags.c_contiguous
+    assert not a.flags.f_contiguous
     q, _ = galore_lab.left_basis(np.ascontiguousarray(a), 9, "rrf", seed=4)
     assert np.array_equal(galore_lab.left_basis(a, 9, "rrf", seed=4)[0], q)
     t = torch.from_numpy(big)[::2, 1::2]
@@ -127,4 +129,3 @@ def test_rows_of_lab_run_have_the_figures_of_pythons_basis(lab_bin: Path, tmp_pa
                 f"{row['plugin']} {row['params']} {row['matrix']} k={row['rank']}: {key} "
                 f"{row[key]} in results.csv, {value!r} from galore_lab"
             )
-

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import galore_lab
 import numpy as np
 import pytest
 from conftest import need, read_csv, run_lab
-
-import galore_lab
 
 SEED, B, T = 3, 2, 32
 
@@ -34,7 +33,8 @@ def lab_run(lab_bin: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_batches_are_the_labs_windows() -> None:
     b = galore_lab.Batches("tiny", seed=SEED)
     x, y = b.train_batch(5, 3, 16)
-    assert x.dtype == np.int64 and x.shape == (3, 16)
+    assert x.dtype == np.int64
+    assert x.shape == (3, 16)
     assert np.array_equal(x[:, 1:], y[:, :-1]), "targets are the tokens shifted by one"
     again = galore_lab.Batches("tiny", seed=SEED).train_batch(5, 3, 16)
     assert np.array_equal(again[0], x), "a batch depends only on (seed, step, B, T)"
@@ -55,7 +55,9 @@ def test_init_is_in_hf_names_and_shapes() -> None:
     assert np.all(w["model.norm.weight"] == 1)
     std = w["model.layers.0.self_attn.q_proj.weight"].std()
     assert std == pytest.approx(cfg["initializer_range"], rel=0.05)
-    assert np.array_equal(galore_lab.init_weights("tiny", SEED)["lm_head.weight"], w["lm_head.weight"])
+    assert np.array_equal(
+        galore_lab.init_weights("tiny", SEED)["lm_head.weight"], w["lm_head.weight"]
+    )
 
 
 def test_transformers_llama_gives_the_labs_step0_loss_and_gradients(
@@ -81,7 +83,8 @@ def test_transformers_llama_gives_the_labs_step0_loss_and_gradients(
     labs = st.load_file(lab_run / "grads" / "step-0.safetensors")
     assert list(ours) == list(labs), "the same tensors (every GaLore matrix), in order"
     for name, g in labs.items():
-        assert ours[name].dtype == np.float32 and ours[name].shape == g.shape, name
+        assert ours[name].dtype == np.float32, name
+        assert ours[name].shape == g.shape, name
         err = np.linalg.norm(ours[name] - g) / np.linalg.norm(g)
         assert err < 1e-4, f"{name}: relative difference {err:.2e}"
     from safetensors import safe_open

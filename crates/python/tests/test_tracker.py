@@ -5,11 +5,10 @@ from __future__ import annotations
 import copy
 import pickle
 
+import galore_lab
 import numpy as np
 import pytest
 from conftest import spectrum_matrix
-
-import galore_lab
 
 
 def turning(m: int, n: int, steps: int, seed: int) -> list[np.ndarray]:
@@ -39,7 +38,8 @@ def test_state_round_trips_bit_for_bit(method: str, params: dict) -> None:
     for a in mats[:3]:
         part.update(a)
     state = part.state_dict()
-    assert state["method"] == method and state["shape"] == (40, 70, 6)
+    assert state["method"] == method
+    assert state["shape"] == (40, 70, 6)
     assert all(t.dtype == np.float32 for t in state["tensors"].values())
     assert part.state_bytes == sum(t.nbytes for t in state["tensors"].values())
 
@@ -78,7 +78,9 @@ def test_a_state_that_does_not_fit_is_refused_and_changes_nothing() -> None:
     before = t.state_dict()
     other = galore_lab.Tracker("svd", 20, 30, 4)
     other.update(a)
-    with pytest.raises(galore_lab.LabError, match=r"shape \(20, 30, 4\).*Tracker\(\"svd\", 20, 30, 4\)"):
+    with pytest.raises(
+        galore_lab.LabError, match=r"shape \(20, 30, 4\).*Tracker\(\"svd\", 20, 30, 4\)"
+    ):
         t.load_state_dict(other.state_dict())
     rrf = galore_lab.Tracker("rrf", 20, 30, 3)
     with pytest.raises(galore_lab.LabError, match="rrf tracker"):

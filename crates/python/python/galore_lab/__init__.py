@@ -234,7 +234,7 @@ def align(q: Any, previous: Any | None = None) -> npt.NDArray[np.float32]:
 
 
 def refresh_seed(seed: int, index: int, step: int) -> int:
-    """Return the random context seed of the lab's GaLore refresh of parameter ``index`` at ``step``.
+    """Return the context seed of the lab's GaLore refresh of parameter ``index`` at ``step``.
 
     Parameters
     ----------

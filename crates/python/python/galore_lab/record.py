@@ -154,4 +154,3 @@ class GradientRecorder:
         return path
 
     __call__ = record
-

@@ -16,7 +16,9 @@ put there first is used)::
 Through APOLLO's projector hook (``APOLLOAdamW._initialize_projector``), with
 :func:`lab_apollo_adamw`. Either way the projector's state (its basis and its
 tracker's state) travels in ``optimizer.state_dict()`` and comes back with
-``load_state_dict()`` (the tracker is picklable; ``torch.save`` pickles it).
+``load_state_dict()`` (the tracker is picklable; ``torch.save`` pickles it, and
+``torch.load`` needs ``weights_only=False`` for it, as for galore-torch's own
+projector).
 
 Devices: the lab computes on the host. On a CUDA gradient ``LabProjector``
 copies the matrix to the host for each refresh and the basis back (one
@@ -118,7 +120,7 @@ class LabProjector:
         self._previous: dict[str, np.ndarray] = {}
         self._step = 0
 
-    def project(self, full_rank_grad: torch.Tensor, iter: int) -> torch.Tensor:  # noqa: A002
+    def project(self, full_rank_grad: torch.Tensor, iter: int) -> torch.Tensor:
         """Project a gradient onto the basis, refreshing it when ``iter % T == 0``.
 
         Parameters
@@ -190,13 +192,11 @@ class LabProjector:
         return full * self.scale
 
     def _basis(self, key: str, a: np.ndarray, rank: int) -> np.ndarray:
-        """The tracked (and, with ``align``, aligned) basis of ``a`` for side ``key``."""
+        """Return the tracked (with ``align``, aligned) basis of ``a`` for side ``key``."""
         rows, cols = a.shape
         tracker = self._trackers.get(key)
         if tracker is None or tracker.shape != (rows, cols, rank):
-            tracker = Tracker(
-                self.method, rows, cols, rank, self.params, self.seed, self.threads
-            )
+            tracker = Tracker(self.method, rows, cols, rank, self.params, self.seed, self.threads)
             self._trackers[key] = tracker
             self._previous.pop(key, None)
         q = tracker.update(a, seed=refresh_seed(self.seed, self.index, self._step + 1))
@@ -206,7 +206,10 @@ class LabProjector:
         return q
 
     def get_orthogonal_matrix(
-        self, weights: torch.Tensor, rank: int, type: str  # noqa: A002
+        self,
+        weights: torch.Tensor,
+        rank: int,
+        type: str,
     ) -> Any:
         """Find the basis of one refresh with the lab's method.
 
