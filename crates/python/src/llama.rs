@@ -86,13 +86,16 @@ impl Batches {
     }
 }
 
+/// A batch as Python sees it: (tokens, targets), each (B, T) int64.
+type Pair<'py> = (Bound<'py, PyArray2<i64>>, Bound<'py, PyArray2<i64>>);
+
 /// (tokens, targets) as two int64 arrays of shape (B, T).
 fn pair<'py>(
     py: Python<'py>,
     (tokens, targets): (Vec<u32>, Vec<u32>),
     b: usize,
     t: usize,
-) -> (Bound<'py, PyArray2<i64>>, Bound<'py, PyArray2<i64>>) {
+) -> Pair<'py> {
     let to = |v: Vec<u32>| {
         Array2::from_shape_fn((b, t), |(i, j)| i64::from(v[i * t + j])).into_pyarray(py)
     };
@@ -144,7 +147,7 @@ impl Batches {
         step: u64,
         b: usize,
         t: usize,
-    ) -> PyResult<(Bound<'py, PyArray2<i64>>, Bound<'py, PyArray2<i64>>)> {
+    ) -> PyResult<Pair<'py>> {
         self.check("training", self.inner.train_tokens().len(), b, t)?;
         if step == u64::MAX {
             return Err(Failure::Lab(format!(
@@ -163,7 +166,7 @@ impl Batches {
         index: usize,
         b: usize,
         t: usize,
-    ) -> PyResult<(Bound<'py, PyArray2<i64>>, Bound<'py, PyArray2<i64>>)> {
+    ) -> PyResult<Pair<'py>> {
         self.check("held-out", self.inner.held_out_tokens().len(), b, t)?;
         let windows = guarded(|| Ok(self.inner.eval_batch(index, b, t)))?;
         Ok(pair(py, windows, b, t))

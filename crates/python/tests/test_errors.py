@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import galore_lab
 import numpy as np
 import pytest
+
+import galore_lab
 
 A = np.random.default_rng(0).standard_normal((12, 20)).astype(np.float32)
 

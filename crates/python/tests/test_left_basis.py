@@ -13,9 +13,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import galore_lab
 import numpy as np
 import pytest
+
+import galore_lab
 from conftest import read_csv, run_lab, spectrum_matrix
 
 

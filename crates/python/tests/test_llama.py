@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import galore_lab
 import numpy as np
 import pytest
+
+import galore_lab
 from conftest import need, read_csv, run_lab
 
 SEED, B, T = 3, 2, 32

@@ -17,9 +17,10 @@ import io
 import warnings
 from typing import Any
 
-import galore_lab
 import numpy as np
 import pytest
+
+import galore_lab
 from conftest import need
 
 B, T, STEPS, RANK = 4, 32, 10, 8

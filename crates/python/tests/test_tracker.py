@@ -5,9 +5,10 @@ from __future__ import annotations
 import copy
 import pickle
 
-import galore_lab
 import numpy as np
 import pytest
+
+import galore_lab
 from conftest import spectrum_matrix
 
 
