@@ -69,6 +69,54 @@ fn try_reports_accuracy() {
     assert!((err_fro - 1.0).abs() < 1e-3, "svd err_fro = {err_fro}");
 }
 
+/// The f32 values of a 2-D C-order .npy file and its shape.
+fn read_npy(path: &std::path::Path) -> (Vec<u64>, Vec<f32>) {
+    let bytes = std::fs::read(path).unwrap();
+    let npy = npyz::NpyFile::new(&bytes[..]).unwrap();
+    assert_eq!(npy.order(), npyz::Order::C);
+    let shape = npy.shape().to_vec();
+    (shape, npy.into_vec::<f32>().unwrap())
+}
+
+#[test]
+fn try_on_a_file_gives_the_generated_calls_basis_and_saves_it() {
+    use npyz::WriterBuilder;
+    use subspace::generate::{Spectrum, with_spectrum};
+    let dir = tempfile::tempdir().unwrap();
+    let a = with_spectrum(60, 40, Spectrum::Polynomial { power: 1.0 }, 4);
+    let input = dir.path().join("a.npy");
+    let mut w = npyz::WriteOptions::<f32>::new()
+        .default_dtype()
+        .shape(&[60, 40])
+        .writer(std::fs::File::create(&input).unwrap())
+        .begin_nd()
+        .unwrap();
+    let values: Vec<f32> = (0..60)
+        .flat_map(|i| (0..40).map(move |j| (i, j)))
+        .map(|(i, j)| a[(i, j)])
+        .collect();
+    w.extend(values).unwrap();
+    w.finish().unwrap();
+    let (from_file, generated) = (dir.path().join("q1.npy"), dir.path().join("q2.npy"));
+    for (q, source) in [
+        (&from_file, ["--input", input.to_str().unwrap()]),
+        (&generated, ["--shape", "60x40"]),
+    ] {
+        let mut args = vec!["try", "rrf", "-k", "5", "--seed", "4", "--threads", "2"];
+        args.extend(source);
+        args.extend(["--save-basis", q.to_str().unwrap()]);
+        let (ok, out, err) = lab(&args);
+        assert!(ok, "{err}");
+        assert!(out.contains("rrf on 60×40"), "{out}");
+    }
+    let (shape, q) = read_npy(&from_file);
+    assert_eq!(shape, [60, 5]);
+    assert_eq!(q, read_npy(&generated).1, "a file's matrix is the matrix");
+    let (ok, _, err) = lab(&["try", "svd", "--input", "/nonexistent/a.npy"]);
+    assert!(!ok);
+    assert!(err.contains("--input /nonexistent/a.npy"), "{err}");
+}
+
 /// The config a `lab train` run wrote to its train.json.
 fn trained_config(out: &std::path::Path) -> serde_json::Value {
     let text = std::fs::read_to_string(out.join("train.json")).unwrap();
