@@ -30,6 +30,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(methods::accuracy, m)?)?;
     m.add_function(wrap_pyfunction!(methods::align, m)?)?;
     m.add_function(wrap_pyfunction!(methods::refresh_seed, m)?)?;
+    m.add_function(wrap_pyfunction!(methods::cosine_lr, m)?)?;
     m.add_class::<tracker::Tracker>()?;
     m.add_class::<llama::Batches>()?;
     m.add_function(wrap_pyfunction!(llama::presets, m)?)?;

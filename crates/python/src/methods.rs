@@ -279,3 +279,10 @@ pub fn align<'py>(
 pub fn refresh_seed(seed: u64, index: usize, t: u64) -> u64 {
     llama::optim::projected::refresh_seed(seed, index, t)
 }
+
+/// The lab's learning rate at 0-based `step` of `total` (`llama::optim::cosine_lr`):
+/// linear warm-up over `warmup` steps, then cosine to `min_ratio`·`lr`.
+#[pyfunction]
+pub fn cosine_lr(step: usize, total: usize, warmup: usize, lr: f32, min_ratio: f32) -> f32 {
+    llama::optim::cosine_lr(step, total, warmup, lr, min_ratio)
+}

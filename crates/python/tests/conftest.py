@@ -21,6 +21,10 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[3]
 
+# Nothing is downloaded at run time (bitsandbytes, imported by the peers,
+# asks the Hugging Face hub for kernels unless it is offline).
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
 
 def require(condition: bool, why: str) -> None:
     """Skip (or, under GALORE_REQUIRE_PYTHON_TESTS=1, fail) unless ``condition``."""
