@@ -218,8 +218,8 @@ impl Tracker {
         if params != self.params {
             return Err(Failure::Lab(format!(
                 "the state was saved with params {{{}}}, this tracker has {{{}}}",
-                harness::runner::inline_params(&params),
-                harness::runner::inline_params(&self.params)
+                harness::records::inline_params(&params),
+                harness::records::inline_params(&self.params)
             ))
             .into());
         }
@@ -276,7 +276,7 @@ impl Tracker {
     }
 
     fn __repr__(&self) -> String {
-        let params = harness::runner::inline_params(&self.params);
+        let params = harness::records::inline_params(&self.params);
         format!(
             "Tracker({:?}, {}, {}, {}, params={{{params}}}, seed={}, device={})",
             self.method,
