@@ -82,10 +82,12 @@ use serde::{Deserialize, Serialize};
 use subspace::Registry;
 use subspace::generate::Spectrum;
 
+pub mod engine;
 mod limits;
 mod train;
 pub mod trajectory;
 
+pub use engine::{Engine, TorchOptimizer, TorchRun};
 pub use limits::{Limits, generated_bytes};
 pub use train::{CompareTo, TrainJob, run_id, seeds_of};
 

@@ -37,6 +37,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(llama::hf_config, m)?)?;
     m.add_function(wrap_pyfunction!(llama::init_weights, m)?)?;
     m.add_function(wrap_pyfunction!(llama::record_steps, m)?)?;
+    m.add_function(wrap_pyfunction!(llama::train_defaults, m)?)?;
     m.add_function(wrap_pyfunction!(llama::match_tensors, m)?)?;
     m.add_function(wrap_pyfunction!(llama::save_tensors, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

@@ -211,6 +211,15 @@ impl Batches {
     }
 }
 
+/// The lab's training config defaults (`TrainConfig::default()`), every
+/// key of a suite's `[train]` table at its default, as a dict.
+#[pyfunction]
+pub fn train_defaults(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+    let v = serde_json::to_value(llama::session::TrainConfig::default())
+        .map_err(|e| Failure::Internal(e.to_string()))?;
+    convert::json_to_py(py, &v)
+}
+
 /// The steps a lab `record_steps` value names: a list of ints, or a range
 /// `"A..B"` / `"A..B:S"` (`llama::session::RecordSteps`), in increasing
 /// order.

@@ -12,6 +12,7 @@ import csv
 import importlib
 import os
 import subprocess
+import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -53,9 +54,10 @@ def lab_bin() -> Path:
 
 
 def run_lab(lab: Path, *args: Any, cwd: Path | None = None) -> str:
-    """Run the lab binary; fail with its output if it fails."""
+    """Run the lab binary, its torch engine on this interpreter; fail with its output."""
     p = subprocess.run(
         [str(lab), *map(str, args)],
+        env={**os.environ, "GALORE_PYTHON": sys.executable},
         cwd=cwd or REPO,
         capture_output=True,
         text=True,

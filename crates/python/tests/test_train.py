@@ -85,7 +85,7 @@ def test_galore_torch_with_a_lab_plugin_times_its_refreshes_and_records(
         "step-0.safetensors",
         "step-2.safetensors",
     ]
-    assert summary["run"] == "torch-galore-torch-rrf-T2"
+    assert summary["run"] == "galore-torch+rrf-T2"
 
 
 @pytest.mark.parametrize(

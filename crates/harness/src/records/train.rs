@@ -23,6 +23,10 @@ pub struct TrainOutcome {
     pub error: String,
     /// The run's directory (training.csv, memory.json, grads/, …).
     pub dir: PathBuf,
+    /// The engine that trained it: "lab", or for `engine = "torch"` "torch"
+    /// with the interpreter and the packages' versions it ran with.
+    #[serde(default = "lab_engine")]
+    pub engine: String,
     pub summary: Option<llama::session::TrainSummary>,
     /// Every step's row, as in the run's training.csv.
     #[serde(skip)]
@@ -33,7 +37,16 @@ pub struct TrainOutcome {
     pub energy_note: String,
 }
 
+fn lab_engine() -> String {
+    "lab".into()
+}
+
 impl TrainOutcome {
+    /// Whether the lab's own engine trained it.
+    pub fn is_lab(&self) -> bool {
+        self.engine == "lab"
+    }
+
     /// The run's name in reports, as its job's ([`TrainJob::id`]).
     pub fn id(&self) -> String {
         run_id(&self.stage, &self.label, self.seed)

@@ -90,6 +90,7 @@ mod tests {
             status: Status::Ok,
             error: String::new(),
             dir: "x".into(),
+            engine: "lab".into(),
             summary: None,
             steps: losses
                 .iter()

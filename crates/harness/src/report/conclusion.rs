@@ -241,12 +241,12 @@ pub(super) fn stages<'a>(
         let adamw = groups.iter().find(|g| {
             g.ok()
                 .next()
-                .is_some_and(|(_, s)| s.config.optimizer == OptimizerKind::Adamw)
+                .is_some_and(|(t, s)| t.is_lab() && s.config.optimizer == OptimizerKind::Adamw)
         });
         let reference = groups.iter().find(|g| {
             g.ok()
                 .next()
-                .is_some_and(|(t, s)| compare_to.is(&t.label, &s.config))
+                .is_some_and(|(t, s)| compare_to.is(&t.label, &s.config, t.is_lab()))
         });
         let adamw_times = adamw.map(Group::step_times).unwrap_or_default();
         let ref_finals = reference.map(Group::finals).unwrap_or_default();
@@ -335,7 +335,7 @@ pub(super) fn stages<'a>(
                 finals,
                 dloss: (!diffs.is_empty()).then(|| diffs.iter().sum::<f64>() / diffs.len() as f64),
                 dloss_ci: stats::paired_t(&diffs),
-                is_reference: compare_to.is(&first_t.label, &first_s.config),
+                is_reference: compare_to.is(&first_t.label, &first_s.config, first_t.is_lab()),
                 accounted_bytes: Some(first_s.memory.accounted_bytes as f64),
                 acc: late_step_accuracy(rows, first_s, stage, kmax),
                 to_target: time_to_quality(g, target),

@@ -197,13 +197,13 @@ fn verdict(p: &Page<'_>, page: &mut String) {
 /// The family of a training run: references (AdamW, the comparison run,
 /// GaLore at T > 1), trackers (warm starts, moved moments, iterative
 /// trackers), GPU methods, and the one-shot methods at T = 1.
-fn run_family(label: &str, c: &TrainConfig, compare_to: &CompareTo) -> Family {
+fn run_family(label: &str, c: &TrainConfig, compare_to: &CompareTo, lab: bool) -> Family {
     let warm = c
         .plugin_params
         .get("warm_start")
         .and_then(|v| v.as_bool())
         .unwrap_or(false);
-    if c.optimizer == OptimizerKind::Adamw || compare_to.is(label, c) || c.update_proj_gap > 1 {
+    if c.optimizer == OptimizerKind::Adamw || compare_to.is(label, c, lab) || c.update_proj_gap > 1 {
         Family::Reference
     } else if c.plugin.starts_with("cuda") {
         Family::Gpu
@@ -255,7 +255,7 @@ fn run_styles(
     for t in trainings.iter().filter(|t| t.stage == stage) {
         let Some(s) = &t.summary else { continue };
         if !names.iter().any(|(n, _)| *n == t.label) {
-            names.push((t.label.clone(), run_family(&t.label, &s.config, compare_to)));
+            names.push((t.label.clone(), run_family(&t.label, &s.config, compare_to, t.is_lab())));
         }
     }
     styles_of(&names)

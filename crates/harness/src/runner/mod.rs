@@ -32,6 +32,7 @@ pub mod measure;
 pub mod plan;
 pub mod segments;
 pub mod shard;
+pub mod torch;
 pub mod track;
 pub mod tracking;
 pub mod train;

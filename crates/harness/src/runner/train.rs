@@ -17,7 +17,7 @@ use subspace::Registry;
 use super::RunOptions;
 use crate::power::Meter;
 use crate::records::{Status, TrainOutcome};
-use crate::suite::Suite;
+use crate::suite::{Engine, Suite};
 
 /// training.csv's last column.
 #[derive(Serialize)]
@@ -83,18 +83,26 @@ pub fn run_trainings(
         );
         let region = meter.begin();
         let steps = std::sync::Mutex::new(Vec::new());
-        let result = crate::training::train_observed(
-            job.config.clone(),
-            registry,
-            &run_dir,
-            opts.progress,
-            |row| {
-                steps
-                    .lock()
-                    .expect("no panics while holding it")
-                    .push(row.clone())
-            },
-        );
+        let mut engine = "lab".to_string();
+        let result = match &job.engine {
+            Engine::Lab => crate::training::train_observed(
+                job.config.clone(),
+                registry,
+                &run_dir,
+                opts.progress,
+                |row| {
+                    steps
+                        .lock()
+                        .expect("no panics while holding it")
+                        .push(row.clone())
+                },
+            ),
+            Engine::Torch(run) => super::torch::train(job, run, &run_dir).map(|trained| {
+                engine = trained.engine;
+                *steps.lock().expect("no panics while holding it") = trained.steps;
+                trained.summary
+            }),
+        };
         let steps = steps.into_inner().expect("no panics while holding it");
         let energy = region.and_then(|r| meter.end(r));
         let mut outcome = TrainOutcome {
@@ -104,6 +112,7 @@ pub fn run_trainings(
             status: Status::Ok,
             error: String::new(),
             dir: run_dir,
+            engine,
             summary: None,
             steps,
             energy_j: None,
@@ -127,6 +136,11 @@ pub fn run_trainings(
         }
         match result {
             Ok(summary) => outcome.summary = Some(summary),
+            Err(e) if e.downcast_ref::<super::torch::Unavailable>().is_some() => {
+                eprintln!("training {}: {e}", job.id());
+                outcome.status = Status::Unavailable;
+                outcome.error = e.to_string();
+            }
             Err(e) => {
                 eprintln!("training {} failed: {e:#}", job.id());
                 outcome.status = Status::Error;

@@ -15,6 +15,7 @@ use llama::session::{OptimizerKind, TrainConfig};
 use subspace::Registry;
 
 use super::SuiteFile;
+use super::engine::{self, Engine};
 
 /// One training run of a suite.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,6 +27,8 @@ pub struct TrainJob {
     /// `config.seed` too); `None` without `seeds`.
     pub seed: Option<u64>,
     pub config: TrainConfig,
+    /// Which engine trains it (`engine = "torch"`: see [`super::engine`]).
+    pub engine: Engine,
 }
 
 impl TrainJob {
@@ -106,12 +109,12 @@ pub enum CompareTo {
 }
 
 impl CompareTo {
-    /// Whether the run `label` with `config` is the comparison run of its
-    /// stage.
-    pub fn is(&self, label: &str, config: &TrainConfig) -> bool {
+    /// Whether the run `label` with `config` (trained by the lab's engine
+    /// when `lab`) is the comparison run of its stage.
+    pub fn is(&self, label: &str, config: &TrainConfig, lab: bool) -> bool {
         match self {
             Self::SvdEveryStep => {
-                config.optimizer == OptimizerKind::Galore
+                lab && config.optimizer == OptimizerKind::Galore
                     && config.plugin == "svd"
                     && config.update_proj_gap == 1
                     && config.moments == MomentPolicy::Keep
@@ -160,9 +163,17 @@ pub(super) fn train_jobs(file: &SuiteFile, registry: &Registry) -> Result<Vec<Tr
             // A key a run sets itself must apply to its optimizer (a GaLore
             // key with adamw is refused); [train] and [[stage]] hold
             // defaults shared by every run, so only the run's keys count.
-            let own_keys: Vec<String> = run_keys.keys().cloned().collect();
+            let own_keys: Vec<String> = run_keys
+                .keys()
+                .filter(|k| !matches!(k.as_str(), "engine" | "device"))
+                .cloned()
+                .collect();
             table.extend(stage_keys);
             table.extend(run_keys);
+            let engine = engine::take(
+                &mut table,
+                &format!("[[stage]] {stage_name:?} × [[run]] #{}", ri + 1),
+            )?;
             let mut config: TrainConfig = toml::Value::Table(table).try_into().map_err(|e| {
                 format!(
                     "[[stage]] {stage_name:?} × [[run]] #{}: {e} (the keys of [train], [[stage]] \
@@ -179,7 +190,10 @@ pub(super) fn train_jobs(file: &SuiteFile, registry: &Registry) -> Result<Vec<Tr
             config
                 .validate(registry)
                 .map_err(|e| format!("[[stage]] {stage_name:?} × [[run]] #{}: {e}", ri + 1))?;
-            let label = config.label();
+            let label = match &engine {
+                Engine::Lab => config.label(),
+                Engine::Torch(run) => engine::label(run, &config),
+            };
             if jobs
                 .iter()
                 .any(|j| j.stage == stage_name && j.label == label)
@@ -195,6 +209,7 @@ pub(super) fn train_jobs(file: &SuiteFile, registry: &Registry) -> Result<Vec<Tr
                     label,
                     seed: None,
                     config,
+                    engine,
                 });
                 continue;
             };
@@ -209,6 +224,7 @@ pub(super) fn train_jobs(file: &SuiteFile, registry: &Registry) -> Result<Vec<Tr
                     label: label.clone(),
                     seed: Some(seed),
                     config,
+                    engine: engine.clone(),
                 });
             }
         }

@@ -74,43 +74,23 @@ COLUMNS = [
     "optimizer_state_bytes",
 ]
 
-# Keys the torch engine reads; any other key a run sets must keep its default.
-DEFAULTS: dict[str, Any] = {
-    "name": None,
-    "preset": "tiny",
+# The keys the torch engine reads. Every other key of the lab's training
+# config (``galore_lab._native.train_defaults()``) must keep the lab's default.
+READS = {
+    "name", "preset", "optimizer", "device", "engine", "plugin", "plugin_params", "rank",
+    "scale", "update_proj_gap", "align", "lr", "beta1", "beta2", "eps", "weight_decay",
+    "warmup_ratio", "min_lr_ratio", "steps", "batch_size", "micro_batch", "seq_len", "seed",
+    "threads", "eval_every", "eval_batches", "corpus", "tokenizer", "record_steps",
+    "record_tensors", "activation_checkpointing",
+}  # fmt: skip
+
+# The torch engine's own keys and the defaults it differs from the lab in.
+TORCH_DEFAULTS: dict[str, Any] = {
     "optimizer": "adamw",
-    "device": "cpu",
     "plugin": None,
-    "plugin_params": {},
-    "rank": 128,
-    "scale": 0.25,
-    "update_proj_gap": 200,
-    "align": False,
-    "moments": "keep",
-    "lr": 0.01,
-    "beta1": 0.9,
-    "beta2": 0.999,
-    "eps": 1e-6,
-    "weight_decay": 0.0,
-    "warmup_ratio": 0.1,
-    "min_lr_ratio": 0.1,
-    "steps": 100,
-    "batch_size": 4,
-    "micro_batch": None,
-    "seq_len": None,
-    "seed": 0,
-    "threads": 0,
-    "eval_every": 0,
-    "eval_batches": 4,
-    "corpus": None,
-    "tokenizer": None,
-    "record_steps": [],
-    "record_tensors": [],
-    "activation_checkpointing": False,
-    "checkpoint_every": 0,
-    "checkpoint_at_end": False,
-    "keep_checkpoints": 3,
+    "device": "cpu",
     "engine": "torch",
+    "seq_len": None,
 }
 
 
@@ -123,12 +103,18 @@ class ConfigError(ValueError):
 
 
 def _config(raw: dict[str, Any]) -> dict[str, Any]:
-    unknown = sorted(set(raw) - set(DEFAULTS))
+    lab = galore_lab._native.train_defaults()
+    defaults = {**lab, **TORCH_DEFAULTS}
+    unknown = sorted(set(raw) - set(defaults))
     if unknown:
-        raise ConfigError(
-            f"unknown key {unknown[0]!r}; the torch engine reads {', '.join(sorted(DEFAULTS))}"
-        )
-    c = {**DEFAULTS, **{k: v for k, v in raw.items() if v is not None or k == "name"}}
+        raise ConfigError(f"unknown key {unknown[0]!r}; the keys are {', '.join(sorted(defaults))}")
+    for key in sorted(set(raw) - READS):
+        if raw[key] != lab[key]:
+            raise ConfigError(
+                f"{key} = {raw[key]!r}: the torch engine does not read it (the lab's engine "
+                f'does); drop it for engine = "torch"'
+            )
+    c = {**defaults, **raw}
     if c["optimizer"] not in OPTIMIZERS:
         raise ConfigError(
             f"optimizer = {c['optimizer']!r}: the torch engine runs {', '.join(OPTIMIZERS)}"
@@ -161,32 +147,39 @@ def _config(raw: dict[str, Any]) -> dict[str, Any]:
             f'plugin = {c["plugin"]!r} applies to optimizer = "galore-torch" only (a '
             "LabProjector inside GaLoreAdamW)"
         )
+    if c["align"] and c["plugin"] is None:
+        raise ConfigError("align = true needs a LabProjector: set plugin (with galore-torch)")
     c["record_steps"] = galore_lab._native.record_steps(c["record_steps"])
     return c
 
 
 def label(c: dict[str, Any]) -> str:
-    """Return the run's label: ``name``, else e.g. ``torch-galore-rrf-T1``."""
+    """Return the run's label: ``name``, else as a suite labels a torch run.
+
+    ``torch-adamw``, ``galore-torch-T200``, ``galore-torch+rrf-T1``, ``apollo-T200``,
+    ``q-galore-T200``.
+    """
     if c["name"]:
         return c["name"]
+    gap = c["update_proj_gap"]
     if c["optimizer"] == "adamw":
         return "torch-adamw"
-    method = f"-{c['plugin']}" if c["plugin"] else ""
-    return f"torch-{c['optimizer']}{method}-T{c['update_proj_gap']}"
+    if c["optimizer"] == "galore-torch" and c["plugin"]:
+        return f"galore-torch+{c['plugin']}-T{gap}"
+    return f"{c['optimizer']}-T{gap}"
 
 
-def _need(module: str, install: str) -> Any:
-    import importlib
+def _need(module: str, install: str) -> None:
+    """Raise Unavailable unless ``module`` can be imported (found, not imported: fast)."""
+    import importlib.util
 
-    try:
-        return importlib.import_module(module)
-    except ImportError as e:
-        raise Unavailable(f"{module} is not installed ({e}); {install}") from e
+    if importlib.util.find_spec(module) is None:
+        raise Unavailable(f"{module} is not installed for {sys.executable}; {install}")
 
 
 def _check(c: dict[str, Any]) -> None:
     """Raise Unavailable when this run cannot run here."""
-    torch = _need("torch", "pip install torch")
+    _need("torch", "pip install torch")
     _need("transformers", "pip install transformers")
     if c["optimizer"] == "galore-torch":
         _need("galore_torch", "pip install galore-torch==1.0")
@@ -197,13 +190,16 @@ def _check(c: dict[str, Any]) -> None:
             "q-galore-torch's QGaLoreAdamW8bit needs CUDA (its step synchronizes the device); "
             'set device = "cuda" on a GPU machine'
         )
-    if c["device"] == "cuda" and not torch.cuda.is_available():
-        raise Unavailable(
-            'device = "cuda" but torch sees no GPU here; run it on a GPU machine (a CUDA '
-            "build of torch: pip install torch)"
-        )
     if c["optimizer"] == "q-galore":
         _need("q_galore_torch", "pip install q-galore-torch==1.0")
+    if c["device"] == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise Unavailable(
+                'device = "cuda" but torch sees no GPU here; run it on a GPU machine (a CUDA '
+                "build of torch: pip install torch)"
+            )
 
 
 class _Clock:
@@ -513,9 +509,20 @@ def _summary(
         "paper_bf16_state_bytes": state // 2,
     }
     final_eval = next((r["eval_loss"] for r in reversed(rows) if r["eval_loss"] is not None), None)
+    import importlib.metadata as md
+    import platform
+
+    versions = {"python": sys.executable, "python_version": platform.python_version()}
+    for dist in ("galore-lab", "torch", "transformers", "galore-torch", "apollo-torch"):
+        try:
+            versions[dist] = md.version(dist)
+        except md.PackageNotFoundError:
+            continue
+    versions["device"] = c["device"]
     return {
         "run": run,
         "config": raw,
+        "engine": versions,
         "steps": len(rows),
         "final_train_loss": rows[-1]["train_loss"] if rows else float("nan"),
         "final_eval_loss": final_eval,
