@@ -35,7 +35,9 @@ pub fn dry_run(path: &Path) -> Result<()> {
     }
     let mut calibrations = estimate::Calibrations::default();
     for t in &suite.trainings {
-        calibrations.measure(&t.config, &registry);
+        if t.engine == harness::suite::Engine::Lab {
+            calibrations.measure(&t.config, &registry);
+        }
     }
     let mut total = 0.0;
     let mut unestimated = 0;
@@ -59,6 +61,20 @@ pub fn dry_run(path: &Path) -> Result<()> {
                 format!(", records steps {}", c.record_steps)
             }
         );
+        if let harness::suite::Engine::Torch(run) = &t.engine {
+            unestimated += 1;
+            let here = match harness::runner::torch::check(t, run) {
+                Ok(()) => "it can run here".to_string(),
+                Err(e) => format!("{e:#}"),
+            };
+            println!(
+                "        engine torch ({} on {}): not estimated (its step is PyTorch's, not the \
+                 lab's); {here}",
+                run.optimizer.name(),
+                run.device
+            );
+            continue;
+        }
         match calibrations.of(c) {
             Ok((cal, samples)) => {
                 let seconds = cal.seconds(c);

@@ -135,6 +135,24 @@ fn keys_the_engine_cannot_honour_are_refused_by_name() {
 }
 
 #[test]
+fn a_run_with_stages_trains_in_those_only() {
+    let two = "[[stage]]\nname = \"t\"\npreset = \"tiny\"\nsteps = 1\n";
+    let suite = parse(&format!(
+        "{two}[[run]]\noptimizer = \"adamw\"\n[[run]]\nengine = \"torch\"\nstages = [\"s\"]\n"
+    ))
+    .unwrap();
+    let ids: Vec<String> = suite.trainings.iter().map(|j| j.id()).collect();
+    assert_eq!(ids, ["s/adamw", "s/torch-adamw", "t/adamw"]);
+    let e = parse(&format!("{two}[[run]]\nstages = [\"u\"]\n")).unwrap_err();
+    assert!(
+        e.contains("stages = [\"u\"] is not a stage of the suite; its stages are s, t"),
+        "{e}"
+    );
+    let e = parse("[[run]]\nstages = \"s\"\n").unwrap_err();
+    assert!(e.contains("`stages` must be a non-empty array"), "{e}");
+}
+
+#[test]
 fn a_torch_run_without_python_is_unavailable_and_the_others_run() {
     let dir = tempfile::tempdir().unwrap();
     let suite = dir.path().join("t.toml");
@@ -175,5 +193,37 @@ fn a_torch_run_without_python_is_unavailable_and_the_others_run() {
         why.starts_with("unavailable: GALORE_PYTHON=/nonexistent/python is not a file")
             && why.contains("pip install './crates/python[torch,peers]'"),
         "{why}"
+    );
+}
+
+#[test]
+fn a_python_without_galore_lab_is_named_with_the_install_command() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    // python3 without site-packages: galore_lab cannot be imported.
+    let python = dir.path().join("python");
+    std::fs::write(&python, "#!/bin/sh\nexec python3 -I -S \"$@\"\n").unwrap();
+    std::fs::set_permissions(&python, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let suite = dir.path().join("t.toml");
+    std::fs::write(
+        &suite,
+        "seed = 0\nthreads = [1]\nranks = [4]\n[[stage]]\nname = \"s\"\npreset = \"tiny\"\n\
+         steps = 1\n[[run]]\nengine = \"torch\"\noptimizer = \"apollo\"\n",
+    )
+    .unwrap();
+    let (ok, out, err) = output(
+        lab_cmd()
+            .args(["run", suite.to_str().unwrap(), "--dry-run"])
+            .env("GALORE_PYTHON", &python),
+    );
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("engine torch (apollo on cpu): not estimated")
+            && out.contains(&format!(
+                "unavailable: galore_lab is not installed for {}: pip install \
+                 './crates/python[torch,peers]'",
+                python.display()
+            )),
+        "{out}"
     );
 }

@@ -102,7 +102,7 @@ fn entry(python: &Path, args: &[&std::ffi::OsStr]) -> anyhow::Result<String> {
             let why = last.strip_prefix("unavailable: ").unwrap_or(&last);
             Err(Unavailable(why.to_string()).into())
         }
-        _ if stderr.contains("No module named galore_lab") => Err(Unavailable(format!(
+        _ if stderr.contains("No module named 'galore_lab'") => Err(Unavailable(format!(
             "galore_lab is not installed for {}: {INSTALL} (or set {PYTHON_ENV})",
             python.display()
         ))
@@ -114,6 +114,23 @@ fn entry(python: &Path, args: &[&std::ffi::OsStr]) -> anyhow::Result<String> {
             if last.is_empty() { "no message" } else { &last }
         ),
     }
+}
+
+/// Whether `job` can run here: the entry point's `--check` (the config and
+/// the packages and device it needs), without training.
+pub fn check(job: &TrainJob, run: &TorchRun) -> anyhow::Result<()> {
+    let python = interpreter()?;
+    let dir = std::env::temp_dir().join(format!("galore-lab-torch-check-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let config = dir.join(format!("{}.json", job.label.replace(['/', ' '], "_")));
+    std::fs::write(
+        &config,
+        serde_json::to_string_pretty(&config_json(job, run)?)?,
+    )
+    .with_context(|| format!("cannot write {}", config.display()))?;
+    let result = entry(&python, &[config.as_os_str(), "--check".as_ref()]).map(|_| ());
+    let _ = std::fs::remove_dir_all(&dir);
+    result
 }
 
 /// What a torch run produced: its summary, its steps and the engine record.

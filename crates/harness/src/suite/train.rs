@@ -9,6 +9,9 @@
 //! gradients (`record = true`): the recorded-gradient rows measure subspace
 //! methods, which more seeds would only repeat. Without `seeds` a run is one
 //! training run of its `seed`, exactly as before.
+//!
+//! `stages = ["curves"]` on a `[[run]]` trains it in the stages it names
+//! only (default: every stage).
 
 use llama::optim::MomentPolicy;
 use llama::session::{OptimizerKind, TrainConfig};
@@ -146,6 +149,9 @@ pub(super) fn train_jobs(file: &SuiteFile, registry: &Registry) -> Result<Vec<Tr
             let mut stage_keys = stage.clone();
             stage_keys.remove("name");
             let mut run_keys = run.clone();
+            if !in_stages(run_keys.remove("stages"), &stage_name, ri, &file.stages)? {
+                continue;
+            }
             let seeds = take_seeds(
                 [&mut table, &mut stage_keys, &mut run_keys],
                 &format!("[[stage]] {stage_name:?} × [[run]] #{}", ri + 1),
@@ -230,6 +236,51 @@ pub(super) fn train_jobs(file: &SuiteFile, registry: &Registry) -> Result<Vec<Tr
         }
     }
     Ok(jobs)
+}
+
+/// Whether `[[run]]` #`ri` (0-based) with `stages` (its `stages` key, if
+/// any) trains in stage `stage`: every stage without the key, else the
+/// stages it names, each of which must be one of the suite's.
+fn in_stages(
+    stages: Option<toml::Value>,
+    stage: &str,
+    ri: usize,
+    all: &[toml::Table],
+) -> Result<bool, String> {
+    let Some(stages) = stages else {
+        return Ok(true);
+    };
+    let names: Vec<&str> = all
+        .iter()
+        .filter_map(|s| s.get("name").and_then(toml::Value::as_str))
+        .collect();
+    let bad = || {
+        format!(
+            "[[run]] #{}: `stages` must be a non-empty array of stage names, e.g. stages =              [\"{}\"] (the suite's stages: {})",
+            ri + 1,
+            names.first().unwrap_or(&"curves"),
+            names.join(", ")
+        )
+    };
+    let toml::Value::Array(items) = stages else {
+        return Err(bad());
+    };
+    let mut chosen = Vec::new();
+    for item in &items {
+        let name = item.as_str().ok_or_else(bad)?;
+        if !names.contains(&name) {
+            return Err(format!(
+                "[[run]] #{}: stages = [{name:?}] is not a stage of the suite; its stages are {}",
+                ri + 1,
+                names.join(", ")
+            ));
+        }
+        chosen.push(name);
+    }
+    if chosen.is_empty() {
+        return Err(bad());
+    }
+    Ok(chosen.contains(&stage))
 }
 
 /// `compare_to`, checked against the runs' labels.
