@@ -45,6 +45,24 @@ def need(module: str, install: str) -> ModuleType:
         raise
 
 
+_SKIPPED: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Note every skipped test (a backstop for skips that bypass ``require``)."""
+    if report.skipped:
+        _SKIPPED.append(report.nodeid)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Under GALORE_REQUIRE_PYTHON_TESTS=1, a session that skipped a test fails."""
+    if _SKIPPED and os.environ.get("GALORE_REQUIRE_PYTHON_TESTS") == "1":
+        print(f"\n{len(_SKIPPED)} test(s) skipped under GALORE_REQUIRE_PYTHON_TESTS=1:")
+        for nodeid in _SKIPPED:
+            print(f"  {nodeid}")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
 @pytest.fixture(scope="session")
 def lab_bin() -> Path:
     """The lab binary: $GALORE_LAB, else target/release/lab."""
