@@ -325,9 +325,13 @@ fn a_runs_moment_keys_reach_its_config_and_are_checked() {
     );
     // The default comparison is the reference's svd at T = 1, not a
     // variant of it.
-    assert!(!s.compare_to.is(&job.label, &job.config));
+    assert!(!s.compare_to.is(&job.label, &job.config, true));
     let plain = s.trainings.iter().find(|t| t.label == "svd-T1").unwrap();
-    assert!(s.compare_to.is(&plain.label, &plain.config));
+    assert!(s.compare_to.is(&plain.label, &plain.config, true));
+    assert!(
+        !s.compare_to.is(&plain.label, &plain.config, false),
+        "a torch run is never the lab's reference"
+    );
 
     let adamw = SUITE.replace(
         "optimizer = \"adamw\"",

@@ -120,6 +120,40 @@ class LabProjector:
         self._previous: dict[str, np.ndarray] = {}
         self._step = 0
 
+    @classmethod
+    def for_group(
+        cls,
+        group: Mapping[str, Any],
+        method: str,
+        params: Mapping[str, Any] | None,
+        **kwargs: Any,
+    ) -> LabProjector:
+        """Build the projector of a galore-torch or APOLLO param group.
+
+        Parameters
+        ----------
+        group : dict
+            A param group with ``rank``, ``update_proj_gap``, ``scale`` and
+            ``proj_type``.
+        method, params
+            The lab method and its params.
+        **kwargs
+            ``align``, ``seed``, ``index``, ``threads``.
+
+        Returns
+        -------
+        LabProjector
+        """
+        return cls(
+            group["rank"],
+            update_proj_gap=group["update_proj_gap"],
+            scale=group["scale"],
+            proj_type=group["proj_type"],
+            method=method,
+            params=params,
+            **kwargs,
+        )
+
     def project(self, full_rank_grad: torch.Tensor, iter: int) -> torch.Tensor:
         """Project a gradient onto the basis, refreshing it when ``iter % T == 0``.
 
@@ -283,17 +317,8 @@ def use_lab_projectors(
                         "a parameter already has a projector: call use_lab_projectors before "
                         "the optimizer's first step"
                     )
-                state["projector"] = LabProjector(
-                    group["rank"],
-                    update_proj_gap=group["update_proj_gap"],
-                    scale=group["scale"],
-                    proj_type=group["proj_type"],
-                    method=method,
-                    params=params,
-                    align=align,
-                    seed=seed,
-                    index=index,
-                    threads=threads,
+                state["projector"] = LabProjector.for_group(
+                    group, method, params, align=align, seed=seed, index=index, threads=threads
                 )
                 made.append(state["projector"])
             index += 1
@@ -335,18 +360,10 @@ def lab_apollo_adamw(
 
     class LabAPOLLOAdamW(APOLLOAdamW):
         def _initialize_projector(self, group: dict[str, Any], state: dict[str, Any]) -> Any:
-            return LabProjector(
-                group["rank"],
-                update_proj_gap=group["update_proj_gap"],
-                scale=group["scale"],
-                proj_type=group["proj_type"],
-                method=method,
-                params=method_params,
-                align=align,
-                seed=seed,
-                index=state.get("seed", 0),
-                threads=threads,
-            )
+            return LabProjector.for_group(
+                group, method, method_params, align=align, seed=seed,
+                index=state.get("seed", 0), threads=threads,
+            )  # fmt: skip
 
     return LabAPOLLOAdamW(params, **kwargs)
 
