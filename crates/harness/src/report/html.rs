@@ -203,7 +203,8 @@ fn run_family(label: &str, c: &TrainConfig, compare_to: &CompareTo, lab: bool) -
         .get("warm_start")
         .and_then(|v| v.as_bool())
         .unwrap_or(false);
-    if c.optimizer == OptimizerKind::Adamw || compare_to.is(label, c, lab) || c.update_proj_gap > 1 {
+    if c.optimizer == OptimizerKind::Adamw || compare_to.is(label, c, lab) || c.update_proj_gap > 1
+    {
         Family::Reference
     } else if c.plugin.starts_with("cuda") {
         Family::Gpu
@@ -255,7 +256,10 @@ fn run_styles(
     for t in trainings.iter().filter(|t| t.stage == stage) {
         let Some(s) = &t.summary else { continue };
         if !names.iter().any(|(n, _)| *n == t.label) {
-            names.push((t.label.clone(), run_family(&t.label, &s.config, compare_to, t.is_lab())));
+            names.push((
+                t.label.clone(),
+                run_family(&t.label, &s.config, compare_to, t.is_lab()),
+            ));
         }
     }
     styles_of(&names)
